@@ -1,0 +1,111 @@
+/**
+ * The coordinator contract, in CI terms. Every backend (embedded SQLite, ZooKeeper)
+ * implements it and must pass `test/coordination/contract-suite.ts` unchanged.
+ *
+ * Guarantees every backend gives:
+ * - claim/renew/complete/release are atomic; a ticket has at most one valid lease;
+ *   each new lease of a ticket has a token strictly greater than all earlier ones.
+ * - lease expiry is decided by one clock per backend (the backend says which), never by
+ *   the clock of whichever frontend happens to ask.
+ * - notifications are hints: a listener must re-check with `claim`, and a backend may
+ *   merge or repeat them, never drop the last one after a change.
+ * - calls fail with `UnavailableError` when the backend cannot be reached; any other
+ *   native error is translated into a `DistciError` in the backend, in one place.
+ */
+import type { NewTicket, Ticket, TicketResult, TicketStatus } from '../core/ticket.js';
+
+export interface ClaimRequest {
+  workerId: string;
+  kinds: string[];
+  labels: string[];
+  /** Lease time-to-live; the holder renews before it runs out. */
+  ttlMs: number;
+  /**
+   * Client-chosen id of this claim attempt. A retry with the same id (after a lost
+   * connection, on any frontend) returns the lease it already won instead of a second one.
+   */
+  claimId?: string;
+}
+
+export interface Claim {
+  ticket: Ticket;
+  token: number;
+  expiresAt: number;
+}
+
+export interface TicketFilter {
+  status?: TicketStatus;
+  kind?: string;
+  job?: string;
+  /** Return tickets whose id sorts after this one (pagination cursor). */
+  after?: string;
+  limit?: number;
+}
+
+export interface PostOutcome {
+  ticket: Ticket;
+  /** False when an earlier post with the same idempotency key already created it. */
+  created: boolean;
+}
+
+export interface VersionedRecord<T = unknown> {
+  value: T;
+  /** Compare-and-set version; starts at 1 and grows by one per write. */
+  version: number;
+}
+
+export interface LockHandle {
+  readonly name: string;
+  /** Aborted when the backend can no longer guarantee the lock is ours. */
+  readonly lost: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface ChangeHint {
+  /** Kinds that may have claimable tickets now; undefined means "any". */
+  kinds?: string[];
+}
+
+export type Unsubscribe = () => void;
+
+export interface Coordinator {
+  /** Backend name for logs and /readyz, e.g. `sqlite` or `zookeeper`. */
+  readonly backend: string;
+
+  /** Resolves when the backend serves requests; rejects with UnavailableError otherwise. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+
+  // --- tickets -------------------------------------------------------------------------
+  post(input: NewTicket): Promise<PostOutcome>;
+  get(id: string): Promise<Ticket>;
+  list(filter: TicketFilter): Promise<Ticket[]>;
+  /** Leases the most urgent claimable ticket (priority, then FIFO), or returns null. */
+  claim(request: ClaimRequest): Promise<Claim | null>;
+  renew(id: string, token: number, ttlMs: number): Promise<Claim>;
+  /** Records the result and ends the ticket. Repeating a successful completion is a no-op. */
+  complete(id: string, token: number, result: TicketResult): Promise<Ticket>;
+  /** Gives the ticket back to the queue without counting it as a failed attempt. */
+  release(id: string, token: number): Promise<Ticket>;
+  /**
+   * Returns expired leases to the queue (or ends them as `worker_lost` past max attempts).
+   * Idempotent housekeeping that any number of frontends may run at any time.
+   */
+  expireLeases(): Promise<number>;
+
+  /** Called (as a hint) when tickets may have become claimable. */
+  onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe;
+
+  // --- small shared state --------------------------------------------------------------
+  /** Next value of a named counter, starting at 1; never repeats, never skips. */
+  nextNumber(counter: string): Promise<number>;
+  getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
+  /**
+   * Writes `value` if the record's version is `expectedVersion` (0: must not exist yet).
+   * Throws ConflictError otherwise, so a concurrent write is never silently lost.
+   */
+  putRecord<T>(key: string, value: T, expectedVersion: number): Promise<VersionedRecord<T>>;
+  deleteRecord(key: string, expectedVersion: number): Promise<void>;
+  /** Non-blocking named lock held until released or until this process stops renewing. */
+  tryLock(name: string, holder: string): Promise<LockHandle | null>;
+}

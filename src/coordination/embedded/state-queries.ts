@@ -1,0 +1,80 @@
+import type Database from 'better-sqlite3';
+import { ConflictError, ValidationError } from '../../core/errors.js';
+import type { VersionedRecord } from '../contract.js';
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,255}$/;
+
+export function assertKey(what: string, key: string): void {
+  if (!KEY.test(key) || key.includes('..')) {
+    throw new ValidationError(`${what} '${key}' is invalid: use 1-256 characters from A-Z a-z 0-9 . _ : / = - without '..'`);
+  }
+}
+
+/** Counters, compare-and-set records and expiring locks: the small mutable state. */
+export class StateQueries {
+  private readonly s;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number,
+  ) {
+    this.s = {
+      next: db.prepare(`INSERT INTO counters (name, value) VALUES (?, 1)
+        ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`),
+      getRecord: db.prepare('SELECT value, version FROM records WHERE key = ?'),
+      createRecord: db.prepare('INSERT INTO records (key, value, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING'),
+      updateRecord: db.prepare('UPDATE records SET value = ?, version = version + 1 WHERE key = ? AND version = ?'),
+      deleteRecord: db.prepare('DELETE FROM records WHERE key = ? AND version = ?'),
+      takeLock: db.prepare(`INSERT INTO locks (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+        ON CONFLICT (name) DO UPDATE SET holder = @holder, expires_at = @expiresAt
+        WHERE locks.holder = @holder OR locks.expires_at < @now`),
+      dropLock: db.prepare('DELETE FROM locks WHERE name = ? AND holder = ?'),
+    };
+  }
+
+  nextNumber(counter: string): number {
+    assertKey('counter', counter);
+    return (this.s.next.get(counter) as { value: number }).value;
+  }
+
+  getRecord<T>(key: string): VersionedRecord<T> | null {
+    assertKey('record key', key);
+    const row = this.s.getRecord.get(key) as { value: string; version: number } | undefined;
+    return row ? { value: JSON.parse(row.value) as T, version: row.version } : null;
+  }
+
+  putRecord<T>(key: string, value: T, expectedVersion: number): VersionedRecord<T> {
+    assertKey('record key', key);
+    const json = JSON.stringify(value);
+    const changes =
+      expectedVersion === 0
+        ? this.s.createRecord.run(key, json).changes
+        : this.s.updateRecord.run(json, key, expectedVersion).changes;
+    if (changes === 0) throw this.versionConflict(key, expectedVersion);
+    return { value, version: expectedVersion + 1 };
+  }
+
+  deleteRecord(key: string, expectedVersion: number): void {
+    assertKey('record key', key);
+    if (this.s.deleteRecord.run(key, expectedVersion).changes === 0) throw this.versionConflict(key, expectedVersion);
+  }
+
+  /** Takes or extends the lock; false when another holder's lock has not expired. */
+  holdLock(name: string, holder: string, ttlMs: number): boolean {
+    const now = this.now();
+    return this.s.takeLock.run({ name, holder, expiresAt: now + ttlMs, now }).changes > 0;
+  }
+
+  dropLock(name: string, holder: string): void {
+    this.s.dropLock.run(name, holder);
+  }
+
+  private versionConflict(key: string, expectedVersion: number): ConflictError {
+    const current = this.s.getRecord.get(key) as { version: number } | undefined;
+    return new ConflictError(
+      `record '${key}' is at version ${current?.version ?? 0}, not ${expectedVersion}: ` +
+        'someone else changed it; read it again and reapply your change',
+      { key, expectedVersion, actualVersion: current?.version ?? 0 },
+    );
+  }
+}

@@ -1,0 +1,209 @@
+import type Database from 'better-sqlite3';
+import { ConflictError, LeaseLostError, NotFoundError } from '../../core/errors.js';
+import {
+  labelsSatisfy,
+  normalizeNewTicket,
+  routeKey,
+  sameRequest,
+  type NewTicket,
+  type Ticket,
+  type TicketResult,
+} from '../../core/ticket.js';
+import type { Claim, ClaimRequest, PostOutcome, TicketFilter } from '../contract.js';
+import { parseSeq, toTicket, type TicketRow } from './rows.js';
+
+const WORKER_LOST: TicketResult = {
+  outcome: 'error',
+  code: 'worker_lost',
+  message: 'worker lost: the lease expired on the last allowed attempt',
+};
+
+/**
+ * Ticket operations as SQL. Every mutation runs in `BEGIN IMMEDIATE` (a DEFERRED
+ * read-then-write fails with SQLITE_BUSY under concurrency, see the notes), and every
+ * read is a single autocommit statement so no transaction outlives a call.
+ */
+export class TicketQueries {
+  private readonly s;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number,
+  ) {
+    this.s = {
+      insert: db.prepare(`INSERT INTO tickets
+        (kind, route, labels, payload, job, build, step, priority, status, max_attempts, idempotency_key, created_at, updated_at)
+        VALUES (@kind, @route, @labels, @payload, @job, @build, @step, @priority, 'pending', @maxAttempts, @idempotencyKey, @now, @now)
+        RETURNING *`),
+      byKey: db.prepare('SELECT * FROM tickets WHERE idempotency_key = ?'),
+      bySeq: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
+      byClaimId: db.prepare(`SELECT * FROM tickets WHERE claim_id = ? AND status = 'leased' AND lease_holder = ?`),
+      routesForKinds: db.prepare(
+        `SELECT route, labels FROM routes WHERE pending > 0 AND kind IN (SELECT value FROM json_each(?))`,
+      ),
+      headOfRoute: db.prepare(
+        `SELECT seq, priority FROM tickets WHERE status = 'pending' AND route = ? ORDER BY priority DESC, seq LIMIT 1`,
+      ),
+      lease: db.prepare(`UPDATE tickets SET status = 'leased', attempt = attempt + 1, lease_holder = @holder,
+        lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now
+        WHERE seq = @seq AND status = 'pending' RETURNING *`),
+      renew: db.prepare(`UPDATE tickets SET lease_expires_at = @expiresAt, updated_at = @now
+        WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),
+      complete: db.prepare(`UPDATE tickets SET status = 'done', result = @result, completed_token = @token,
+        lease_expires_at = NULL, claim_id = NULL, updated_at = @now
+        WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),
+      release: db.prepare(`UPDATE tickets SET status = 'pending', lease_holder = NULL, lease_expires_at = NULL,
+        claim_id = NULL, updated_at = @now
+        WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),
+      expireFinal: db.prepare(`UPDATE tickets SET status = 'done', result = @result, lease_expires_at = NULL,
+        claim_id = NULL, updated_at = @now
+        WHERE status = 'leased' AND lease_expires_at < @now AND attempt >= max_attempts`),
+      expireRetry: db.prepare(`UPDATE tickets SET status = 'pending', lease_holder = NULL, lease_expires_at = NULL,
+        claim_id = NULL, updated_at = @now
+        WHERE status = 'leased' AND lease_expires_at < @now`),
+    };
+  }
+
+  post(input: NewTicket): PostOutcome & { claimable: boolean } {
+    const t = normalizeNewTicket(input);
+    return this.db
+      .transaction(() => {
+        if (t.idempotencyKey !== null) {
+          const existing = this.s.byKey.get(t.idempotencyKey) as TicketRow | undefined;
+          if (existing) {
+            const ticket = toTicket(existing);
+            if (!sameRequest(ticket, t)) {
+              throw new ConflictError(
+                `idempotency key '${t.idempotencyKey}' was already used for a different ticket (${ticket.id}); ` +
+                  'use a new key for a new request',
+                { ticketId: ticket.id },
+                'idempotency_mismatch',
+              );
+            }
+            return { ticket, created: false, claimable: false };
+          }
+        }
+        const row = this.s.insert.get({
+          kind: t.kind,
+          route: routeKey(t.kind, t.labels),
+          labels: JSON.stringify(t.labels),
+          payload: JSON.stringify(t.payload),
+          job: t.refs.job ?? null,
+          build: t.refs.build ?? null,
+          step: t.refs.step ?? null,
+          priority: t.priority,
+          maxAttempts: t.maxAttempts,
+          idempotencyKey: t.idempotencyKey,
+          now: this.now(),
+        }) as TicketRow;
+        return { ticket: toTicket(row), created: true, claimable: true };
+      })
+      .immediate();
+  }
+
+  get(id: string): Ticket {
+    const seq = parseSeq(id);
+    const row = seq === null ? undefined : (this.s.bySeq.get(seq) as TicketRow | undefined);
+    if (!row) throw new NotFoundError('ticket', id);
+    return toTicket(row);
+  }
+
+  list(filter: TicketFilter): Ticket[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
+    if (filter.status) (where.push('status = @status'), (params.status = filter.status));
+    if (filter.kind) (where.push('kind = @kind'), (params.kind = filter.kind));
+    if (filter.job) (where.push('job = @job'), (params.job = filter.job));
+    if (filter.after) (where.push('seq > @after'), (params.after = parseSeq(filter.after) ?? 0));
+    const sql = `SELECT * FROM tickets ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as TicketRow[]).map(toTicket);
+  }
+
+  claim(req: ClaimRequest): Claim | null {
+    const offered = new Set(req.labels);
+    return this.db
+      .transaction((): Claim | null => {
+        if (req.claimId !== undefined) {
+          const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
+          if (won) return toClaim(won);
+        }
+        let best: { seq: number; priority: number } | undefined;
+        for (const route of this.s.routesForKinds.all(JSON.stringify(req.kinds)) as {
+          route: string;
+          labels: string;
+        }[]) {
+          if (!labelsSatisfy(JSON.parse(route.labels) as string[], offered)) continue;
+          const head = this.s.headOfRoute.get(route.route) as { seq: number; priority: number } | undefined;
+          if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.seq < best.seq))) {
+            best = head;
+          }
+        }
+        if (!best) return null;
+        const now = this.now();
+        const row = this.s.lease.get({
+          seq: best.seq,
+          holder: req.workerId,
+          expiresAt: now + req.ttlMs,
+          claimId: req.claimId ?? null,
+          now,
+        }) as TicketRow;
+        return toClaim(row);
+      })
+      .immediate();
+  }
+
+  renew(id: string, token: number, ttlMs: number): Claim {
+    const now = this.now();
+    const row = this.s.renew.get({ seq: parseSeq(id), token, expiresAt: now + ttlMs, now }) as TicketRow | undefined;
+    if (!row) throw this.whyNotHeld(id, token);
+    return toClaim(row);
+  }
+
+  complete(id: string, token: number, result: TicketResult): Ticket {
+    return this.db
+      .transaction(() => {
+        const seq = parseSeq(id);
+        const row = this.s.complete.get({ seq, token, result: JSON.stringify(result), now: this.now() }) as
+          | TicketRow
+          | undefined;
+        if (row) return toTicket(row);
+        const current = seq === null ? undefined : (this.s.bySeq.get(seq) as TicketRow | undefined);
+        // A retried completion whose first try committed: same token, already done.
+        if (current && current.status === 'done' && current.completed_token === token) return toTicket(current);
+        throw this.whyNotHeld(id, token);
+      })
+      .immediate();
+  }
+
+  release(id: string, token: number): Ticket {
+    const row = this.s.release.get({ seq: parseSeq(id), token, now: this.now() }) as TicketRow | undefined;
+    if (!row) throw this.whyNotHeld(id, token);
+    return toTicket(row);
+  }
+
+  /** Returns how many leases went back to the queue (those that ended are not counted). */
+  expireLeases(): { requeued: number; ended: number } {
+    return this.db
+      .transaction(() => {
+        const now = this.now();
+        const ended = this.s.expireFinal.run({ now, result: JSON.stringify(WORKER_LOST) }).changes;
+        const requeued = this.s.expireRetry.run({ now }).changes;
+        return { requeued, ended };
+      })
+      .immediate();
+  }
+
+  private whyNotHeld(id: string, token: number): Error {
+    const seq = parseSeq(id);
+    const row = seq === null ? undefined : (this.s.bySeq.get(seq) as TicketRow | undefined);
+    if (!row) return new NotFoundError('ticket', id);
+    if (row.lease_token !== token) {
+      return new LeaseLostError(id, token, `the current lease token is ${row.lease_token}`);
+    }
+    return new LeaseLostError(id, token, `the ticket is ${row.status} and no longer leased under this token`);
+  }
+}
+
+function toClaim(row: TicketRow): Claim {
+  return { ticket: toTicket(row), token: row.lease_token, expiresAt: row.lease_expires_at ?? 0 };
+}
