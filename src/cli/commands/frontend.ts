@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { defaultCoordinatorUrl, openCoordinator } from '../../coordination/open.js';
+import type { Settings } from '../../config/settings.js';
+import { ConfigError } from '../../config/settings.js';
+import { buildFrontend, type Frontend } from '../../frontend/server.js';
+import { createLogger } from '../../log.js';
+import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+export interface RunningFrontend {
+  frontend: Frontend;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a frontend on the settings' coordinator; shared by `frontend` and `up`. */
+export async function startFrontend(settings: Settings): Promise<RunningFrontend> {
+  if (!LOOPBACK.test(settings.host) && settings.tokens.length === 0) {
+    throw new ConfigError(
+      `refusing to listen on ${settings.host} without tokens: configure DISTCI_AUTH_TOKENS (name:role:secret,...) or "tokens" in the config file, or bind to 127.0.0.1`,
+    );
+  }
+  const log = createLogger(settings.logLevel, { component: 'frontend' });
+  const coordinator = await openCoordinator(settings.coordinator ?? defaultCoordinatorUrl(settings.data));
+  await coordinator.ready();
+  const frontend = await buildFrontend({
+    coordinator,
+    log,
+    tokens: settings.tokens,
+    leaseTtlMs: settings.leaseTtlMs,
+    maxWaitMs: settings.maxWaitMs,
+    sweepMs: settings.sweepMs,
+    bodyLimit: settings.bodyLimit,
+  });
+  const url = await frontend.app.listen({ host: settings.host, port: settings.port });
+  log.info({ url, coordinator: coordinator.backend, auth: settings.tokens.length > 0 }, 'listening');
+  return {
+    frontend,
+    url,
+    close: async () => {
+      await frontend.close();
+      await coordinator.close();
+      log.flush();
+    },
+  };
+}
+
+export function frontendCommand(program: Command): void {
+  const cmd = program.command('frontend').description('run a stateless HTTP frontend (start as many as you like)');
+  addSettingsFlags(cmd, ['data', 'coordinator', 'host', 'port', 'leaseTtlMs', 'sweepMs', 'bodyLimit', 'logLevel']).action(
+    async (opts: Record<string, string>) => {
+      const running = await startFrontend(settingsFrom(opts));
+      process.stdout.write(`distci frontend listening on ${running.url}\n`);
+      const stop = (): void => {
+        void running.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+  );
+}

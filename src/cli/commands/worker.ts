@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { ApiClient } from '../../client/api-client.js';
+import { TicketsApi } from '../../client/tickets-api.js';
+import { ConfigError, type Settings } from '../../config/settings.js';
+import { createLogger } from '../../log.js';
+import { builtinKinds } from '../../worker/kinds/index.js';
+import { Worker, type TicketHandler } from '../../worker/runtime.js';
+import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
+
+/** Picks the handlers for `--kinds` (all built-in kinds when none are named). */
+export function selectHandlers(kinds: string[]): Record<string, TicketHandler> {
+  const all = builtinKinds();
+  if (kinds.length === 0) return all;
+  const chosen: Record<string, TicketHandler> = {};
+  for (const kind of kinds) {
+    const handler = all[kind];
+    if (!handler) throw new ConfigError(`unknown worker kind '${kind}': choose from ${Object.keys(all).join(', ')}`);
+    chosen[kind] = handler;
+  }
+  return chosen;
+}
+
+export function startWorker(settings: Settings): { worker: Worker; client: ApiClient } {
+  const log = createLogger(settings.logLevel, { component: 'worker', workerId: settings.workerId });
+  const client = new ApiClient({ servers: settings.server, ...(settings.token ? { token: settings.token } : {}) });
+  const worker = new Worker({
+    api: new TicketsApi(client),
+    workerId: settings.workerId,
+    handlers: selectHandlers(settings.kinds),
+    labels: settings.labels,
+    concurrency: settings.concurrency,
+    claimWaitMs: settings.claimWaitMs,
+    log,
+  });
+  worker.start();
+  log.info({ kinds: Object.keys(selectHandlers(settings.kinds)), servers: settings.server, concurrency: settings.concurrency }, 'worker started');
+  return { worker, client };
+}
+
+export function workerCommand(program: Command): void {
+  const cmd = program.command('worker').description('pull tickets from the frontends and work on them');
+  addSettingsFlags(cmd, ['server', 'kinds', 'labels', 'concurrency', 'workerId', 'claimWaitMs', 'graceMs', 'logLevel']).action(
+    async (opts: Record<string, string>) => {
+      const settings = settingsFrom(opts);
+      const { worker, client } = startWorker(settings);
+      const stop = (): void => {
+        void worker
+          .stop(settings.graceMs)
+          .then(() => client.close())
+          .then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+  );
+}

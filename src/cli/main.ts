@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { DistciError } from '../core/errors.js';
+import { ConfigError } from '../config/settings.js';
+import { frontendCommand } from './commands/frontend.js';
+import { ticketsCommand } from './commands/tickets.js';
+import { workerCommand } from './commands/worker.js';
+
+const program = new Command('distci')
+  .description('continuous integration with no active master')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+frontendCommand(program);
+workerCommand(program);
+ticketsCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A bad setting or a refused request is one clear line, not a stack trace.
+  if (err instanceof ConfigError || err instanceof DistciError) {
+    process.stderr.write(`distci: ${err instanceof DistciError ? `${err.code}: ` : ''}${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,109 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { DistciError, UnavailableError, type ErrorCode } from '../core/errors.js';
+
+export interface ApiClientOptions {
+  /** Frontends to talk to; any one will do. Tried in turn when one fails. */
+  servers: string[];
+  token?: string;
+  /** Per-request timeout for ordinary calls (long polls add their wait to it). */
+  timeoutMs?: number;
+  /** Backoff between retries: `min(maxBackoffMs, baseBackoffMs * 2^n)` with full jitter. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Keep retrying transient failures until this time (ms since epoch); default: forever. */
+  retryUntil?: number;
+  /** Extra time the server may hold the request (long polls). */
+  holdMs?: number;
+}
+
+/** An error answer from a frontend, carrying its stable code. */
+export class ApiError extends DistciError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number,
+  ) {
+    super(code, message, { status });
+  }
+}
+
+const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+
+/**
+ * HTTP client for workers and the CLI. Transient failures (refused or reset connections,
+ * timeouts, 5xx) move on to the next frontend after a jittered backoff and retry — every
+ * call it makes is idempotent by design (idempotency keys, claim ids, fencing tokens),
+ * so a retry after an unknown outcome is safe. 4xx answers are thrown as ApiError.
+ */
+export class ApiClient {
+  readonly servers: string[];
+  private current = 0;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+
+  constructor(private readonly options: ApiClientOptions) {
+    if (options.servers.length === 0) throw new DistciError('invalid_request', 'no frontend URL given: pass --server or set DISTCI_SERVER');
+    this.servers = options.servers.map((s) => s.replace(/\/+$/, ''));
+    this.current = Math.floor(Math.random() * this.servers.length);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.baseBackoffMs = options.baseBackoffMs ?? 50;
+    this.maxBackoffMs = options.maxBackoffMs ?? 2_000;
+    this.agent = new Agent({ keepAliveTimeout: 60_000, connections: 256 });
+  }
+
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<{ status: number; body: T }> {
+    for (let attempt = 0; ; attempt++) {
+      opts.signal?.throwIfAborted();
+      const server = this.servers[this.current % this.servers.length]!;
+      try {
+        return await this.once<T>(server, method, path, body, opts);
+      } catch (err) {
+        if (err instanceof ApiError && !RETRYABLE_STATUS.has(err.status)) throw err;
+        if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+        if (opts.retryUntil !== undefined && Date.now() >= opts.retryUntil) {
+          throw err instanceof DistciError ? err : new UnavailableError(`no frontend answered: ${(err as Error).message}`);
+        }
+        this.current++;
+        // Full jitter: retrying workers spread out instead of stampeding the survivor.
+        const cap = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(attempt, 10));
+        await delay(Math.random() * cap, undefined, { signal: opts.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async once<T>(server: string, method: string, path: string, body: unknown, opts: CallOptions): Promise<{ status: number; body: T }> {
+    const timeout = this.timeoutMs + (opts.holdMs ?? 0);
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeout)]) : AbortSignal.timeout(timeout);
+    const res = await request(`${server}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.agent,
+      signal,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+    const text = await res.body.text();
+    const parsed = text.length > 0 && /json/.test(String(res.headers['content-type'] ?? '')) ? (JSON.parse(text) as unknown) : text;
+    if (res.statusCode >= 400) {
+      const error = (parsed as { error?: { code?: ErrorCode; message?: string } } | string) ?? {};
+      const detail = typeof error === 'object' ? error.error : undefined;
+      throw new ApiError(detail?.code ?? 'internal', detail?.message ?? `HTTP ${res.statusCode} from ${server}`, res.statusCode);
+    }
+    return { status: res.statusCode, body: parsed as T };
+  }
+}

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ROLES } from '../frontend/auth.js';
+
+const Strings = Type.Array(Type.String({ minLength: 1 }));
+
+/** Every setting of every command, validated once at start-up. */
+export const SettingsSchema = Type.Object(
+  {
+    data: Type.String({ minLength: 1 }),
+    coordinator: Type.Optional(Type.String({ pattern: '^(sqlite:|zookeeper://)' })),
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    leaseTtlMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+    maxWaitMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
+    sweepMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+    bodyLimit: Type.Integer({ minimum: 1024, maximum: 1024 ** 3 }),
+    tokens: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1 }),
+          role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+          token: Type.String({ minLength: 16 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    server: Strings,
+    token: Type.Optional(Type.String({ minLength: 1 })),
+    kinds: Strings,
+    labels: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$' })),
+    concurrency: Type.Integer({ minimum: 1, maximum: 1024 }),
+    workerId: Type.String({ minLength: 1 }),
+    claimWaitMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
+    graceMs: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type Settings = Static<typeof SettingsSchema>;
+
+export const DEFAULTS: Settings = {
+  data: './.distci',
+  host: '127.0.0.1',
+  port: 8080,
+  leaseTtlMs: 10_000,
+  maxWaitMs: 60_000,
+  sweepMs: 1_000,
+  bodyLimit: 1024 * 1024,
+  tokens: [],
+  logLevel: 'info',
+  server: ['http://127.0.0.1:8080'],
+  kinds: [],
+  labels: [],
+  concurrency: 1,
+  workerId: `${hostname()}-${process.pid}`,
+  claimWaitMs: 30_000,
+  graceMs: 10_000,
+};
+
+/** Environment variable for each setting that has one. */
+export const ENV: Partial<Record<keyof Settings, string>> = {
+  data: 'DISTCI_DATA',
+  coordinator: 'DISTCI_COORDINATOR',
+  host: 'DISTCI_HOST',
+  port: 'DISTCI_PORT',
+  leaseTtlMs: 'DISTCI_LEASE_TTL_MS',
+  tokens: 'DISTCI_AUTH_TOKENS',
+  logLevel: 'DISTCI_LOG_LEVEL',
+  server: 'DISTCI_SERVER',
+  token: 'DISTCI_TOKEN',
+  kinds: 'DISTCI_KINDS',
+  labels: 'DISTCI_LABELS',
+  concurrency: 'DISTCI_CONCURRENCY',
+  workerId: 'DISTCI_WORKER_ID',
+};
+
+export class ConfigError extends Error {}
+
+/** Strings from the environment or flags, turned into the setting's type. */
+function fromString(key: keyof Settings, raw: string, source: string): unknown {
+  const schema = (SettingsSchema.properties as Record<string, TSchema>)[key]!;
+  const type = schema.type ?? (schema.anyOf ? 'string' : undefined);
+  if (key === 'tokens') {
+    return raw
+      .split(',')
+      .filter(Boolean)
+      .map((entry) => {
+        const [name, role, ...rest] = entry.split(':');
+        if (!name || !role || rest.length === 0) throw new ConfigError(`${source}: each token is name:role:secret, got '${entry.split(':')[0]}:…'`);
+        return { name, role, token: rest.join(':') };
+      });
+  }
+  if (type === 'integer') {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${source}: ${key} must be a whole number, got '${raw}'`);
+    return Number(raw);
+  }
+  if (type === 'array') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+function readFile(path: string): Partial<Settings> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const parsed = parseYaml(text) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a mapping of settings');
+    return parsed as Partial<Settings>;
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * defaults → config file (--config / DISTCI_CONFIG) → DISTCI_* environment → flags.
+ * A bad value is reported as one line naming the setting and where it came from.
+ */
+export function loadSettings(flags: Partial<Record<keyof Settings, string>>, configPath?: string, env: NodeJS.ProcessEnv = process.env): Settings {
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  const sources: Record<string, string> = {};
+  const file = configPath ?? env.DISTCI_CONFIG;
+  if (file) {
+    for (const [key, value] of Object.entries(readFile(file))) {
+      merged[key] = value;
+      sources[key] = `config file ${file}`;
+    }
+  }
+  for (const [key, name] of Object.entries(ENV) as [keyof Settings, string][]) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') {
+      merged[key] = fromString(key, raw, name);
+      sources[key] = name;
+    }
+  }
+  for (const [key, raw] of Object.entries(flags) as [keyof Settings, string | undefined][]) {
+    if (raw === undefined) continue;
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    merged[key] = fromString(key, raw, flag);
+    sources[key] = flag;
+  }
+  const first = Value.Errors(SettingsSchema, merged).First();
+  if (first) {
+    const key = first.path.split('/')[1] ?? '';
+    const where = sources[key] ?? 'defaults';
+    const shown = key === 'tokens' || key === 'token' ? '' : ` (got ${JSON.stringify(first.value)})`;
+    throw new ConfigError(`invalid setting ${first.path.slice(1) || '(root)'} from ${where}: ${first.message}${shown}`);
+  }
+  return merged as Settings;
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import type { Claim, ClaimRequest, Coordinator, Unsubscribe } from '../coordination/contract.js';
+
+interface Waiter {
+  request: ClaimRequest;
+  /** Waiters with the same signature compete for the same tickets. */
+  signature: string;
+  settle(claim: Claim | null): boolean;
+}
+
+export interface DispatcherOptions {
+  /** How often this frontend returns expired leases to the queue (idempotent housekeeping). */
+  sweepMs: number;
+  log: Logger;
+}
+
+/**
+ * Long-poll claims woken by coordinator notifications — no sleep loop.
+ *
+ * A claim first tries at once; if nothing matches it parks. Every notification starts a
+ * round (one at a time; notifications arriving meanwhile are merged into one more round)
+ * that offers the queue to parked waiters in arrival order. Within a round, once a claim
+ * for some (kinds, labels) signature comes back empty, other waiters with that signature
+ * are skipped: N idle workers cost one query per signature, not N.
+ *
+ * Parking is race-free: `generation` counts notifications; a waiter that parks after a
+ * notification arrived during its first try starts a round itself.
+ */
+export class ClaimDispatcher {
+  private waiters: Waiter[] = [];
+  private generation = 0;
+  private round: Promise<void> | null = null;
+  private again = false;
+  private unsubscribe: Unsubscribe | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly options: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.coordinator.onClaimable(() => this.wake());
+    this.sweeper = setInterval(() => void this.sweep(), this.options.sweepMs);
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const waiter of this.waiters) waiter.settle(null);
+    this.waiters = [];
+    await this.round;
+  }
+
+  get parked(): number {
+    return this.waiters.length;
+  }
+
+  async claim(request: ClaimRequest, waitMs: number, signal: AbortSignal): Promise<Claim | null> {
+    const seen = this.generation;
+    const claim = await this.coordinator.claim(request);
+    if (claim || waitMs <= 0 || signal.aborted) return claim;
+    return new Promise<Claim | null>((resolve) => {
+      let settled = false;
+      const waiter: Waiter = {
+        request,
+        signature: `${[...request.kinds].sort().join(',')}|${[...request.labels].sort().join(',')}`,
+        settle: (result) => {
+          if (settled) return false;
+          settled = true;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(result);
+          return true;
+        },
+      };
+      const onAbort = (): void => void waiter.settle(null);
+      const timer = setTimeout(onAbort, waitMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+      if (this.generation !== seen) this.wake();
+    });
+  }
+
+  private wake(): void {
+    this.generation++;
+    if (this.waiters.length === 0) return;
+    if (this.round) {
+      this.again = true;
+      return;
+    }
+    this.round = this.runRounds().finally(() => {
+      this.round = null;
+    });
+  }
+
+  private async runRounds(): Promise<void> {
+    do {
+      this.again = false;
+      const empty = new Set<string>();
+      for (const waiter of [...this.waiters]) {
+        if (empty.has(waiter.signature)) continue;
+        let claim: Claim | null;
+        try {
+          claim = await this.coordinator.claim(waiter.request);
+        } catch (err) {
+          this.options.log.warn({ err }, 'claim for a parked waiter failed; it stays parked');
+          continue;
+        }
+        if (!claim) empty.add(waiter.signature);
+        else if (!waiter.settle(claim)) await this.giveBack(claim);
+      }
+    } while (this.again && this.waiters.length > 0);
+  }
+
+  /** The waiter left (timeout, disconnect) while its claim was in flight. */
+  private async giveBack(claim: Claim): Promise<void> {
+    try {
+      await this.coordinator.release(claim.ticket.id, claim.token);
+    } catch (err) {
+      this.options.log.warn({ err, ticketId: claim.ticket.id }, 'could not release an undelivered claim; its lease will expire');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const expired = await this.coordinator.expireLeases();
+      if (expired > 0) this.options.log.info({ expired }, 'returned expired leases');
+    } catch (err) {
+      this.options.log.warn({ err }, 'lease sweep failed; will retry');
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Coordinator } from '../../coordination/contract.js';
+import type { ClaimDispatcher } from '../claim-dispatcher.js';
+import {
+  ClaimBody,
+  ClaimResponse,
+  CompleteBody,
+  ErrorSchema,
+  IdParams,
+  LeaseSchema,
+  ListTicketsQuery,
+  PostTicketBody,
+  TicketListSchema,
+  TicketSchema,
+  TokenBody,
+} from '../schemas.js';
+
+export interface TicketRoutesOptions {
+  coordinator: Coordinator;
+  dispatcher: ClaimDispatcher;
+  leaseTtlMs: number;
+  maxWaitMs: number;
+}
+
+const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Type.Ref(ErrorSchema) };
+
+export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = async (app, opts) => {
+  const { coordinator, dispatcher, leaseTtlMs, maxWaitMs } = opts;
+
+  app.post(
+    '/tickets',
+    {
+      config: { permission: 'tickets:post' },
+      schema: {
+        summary: 'Post a ticket (201), or get the one an earlier post with the same idempotency key made (200)',
+        tags: ['tickets'],
+        body: PostTicketBody,
+        response: { 200: Type.Ref(TicketSchema), 201: Type.Ref(TicketSchema), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { ticket, created } = await coordinator.post(request.body);
+      return reply.code(created ? 201 : 200).send(ticket);
+    },
+  );
+
+  app.get(
+    '/tickets',
+    {
+      config: { permission: 'read' },
+      schema: {
+        summary: 'List tickets, oldest first, with optional filters',
+        tags: ['tickets'],
+        querystring: ListTicketsQuery,
+        response: { 200: TicketListSchema, 400: Type.Ref(ErrorSchema) },
+      },
+    },
+    async (request) => {
+      const limit = Number(request.query.limit ?? 100);
+      const tickets = await coordinator.list({ ...request.query, limit });
+      return { tickets, next: tickets.length === limit ? (tickets.at(-1)?.id ?? null) : null };
+    },
+  );
+
+  app.get(
+    '/tickets/:id',
+    {
+      config: { permission: 'read' },
+      schema: { summary: 'Show one ticket', tags: ['tickets'], params: IdParams, response: { 200: Type.Ref(TicketSchema), ...errors } },
+    },
+    async (request) => coordinator.get(request.params.id),
+  );
+
+  app.post(
+    '/tickets/claim',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: 'Long-poll for a ticket this worker can serve: 200 with a lease, or 204 when waitMs passes',
+        tags: ['leases'],
+        body: ClaimBody,
+        response: { 200: ClaimResponse, 204: Type.Null(), 400: Type.Ref(ErrorSchema) },
+      },
+    },
+    async (request, reply) => {
+      const gone = new AbortController();
+      reply.raw.once('close', () => gone.abort());
+      const { waitMs = 0, labels = [], ...rest } = request.body;
+      const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, Math.min(waitMs, maxWaitMs), gone.signal);
+      if (!claim) return reply.code(204).send(null);
+      return { ticket: claim.ticket, lease: { token: claim.token, expiresAt: claim.expiresAt, ttlMs: leaseTtlMs } };
+    },
+  );
+
+  app.post(
+    '/tickets/:id/renew',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: 'Extend a lease; 409 lease_lost when the token is stale',
+        tags: ['leases'],
+        params: IdParams,
+        body: TokenBody,
+        response: { 200: Type.Object({ lease: LeaseSchema, ttlMs: Type.Integer() }), ...errors },
+      },
+    },
+    async (request) => {
+      const claim = await coordinator.renew(request.params.id, request.body.token, leaseTtlMs);
+      return { lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt }, ttlMs: leaseTtlMs };
+    },
+  );
+
+  app.post(
+    '/tickets/:id/complete',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: 'Record the result and end the ticket; repeating it with the same token is harmless',
+        tags: ['leases'],
+        params: IdParams,
+        body: CompleteBody,
+        response: { 200: Type.Ref(TicketSchema), ...errors },
+      },
+    },
+    async (request) => coordinator.complete(request.params.id, request.body.token, request.body.result),
+  );
+
+  app.post(
+    '/tickets/:id/release',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: 'Give the ticket back to the queue (for example on shutdown)',
+        tags: ['leases'],
+        params: IdParams,
+        body: TokenBody,
+        response: { 200: Type.Ref(TicketSchema), ...errors },
+      },
+    },
+    async (request) => coordinator.release(request.params.id, request.body.token),
+  );
+};

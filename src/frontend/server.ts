@@ -1,0 +1,99 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Coordinator } from '../coordination/contract.js';
+import { DistciError } from '../core/errors.js';
+import { Authenticator, type Permission, type TokenConfig } from './auth.js';
+import { ClaimDispatcher } from './claim-dispatcher.js';
+import { sendError } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { ticketRoutes } from './routes/tickets.js';
+import { ErrorSchema, TicketSchema } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    permission?: Permission;
+  }
+}
+
+export interface FrontendOptions {
+  coordinator: Coordinator;
+  log: Logger;
+  tokens: readonly TokenConfig[];
+  leaseTtlMs: number;
+  maxWaitMs: number;
+  sweepMs: number;
+  bodyLimit: number;
+}
+
+export interface Frontend {
+  app: FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+  dispatcher: ClaimDispatcher;
+  close(): Promise<void>;
+}
+
+/** Builds the HTTP frontend. It holds no state of its own: any number may run side by side. */
+export async function buildFrontend(options: FrontendOptions): Promise<Frontend> {
+  const auth = new Authenticator(options.tokens);
+  const app = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit,
+    // Long polls hold requests open; keep-alive must outlast the longest wait.
+    keepAliveTimeout: options.maxWaitMs + 10_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const dispatcher = new ClaimDispatcher(options.coordinator, { sweepMs: options.sweepMs, log: options.log });
+
+  app.addSchema(ErrorSchema);
+  app.addSchema(TicketSchema);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'distci API',
+        version: '1',
+        description: 'Tickets, leases and (later) jobs and builds. Errors are {"error": {"code", "message"}}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const permission = request.routeOptions.config.permission;
+    if (permission === undefined) return; // unknown route: the 404 handler answers
+    auth.authorize(request.headers.authorization, permission);
+  });
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
+  );
+
+  await app.register(healthRoutes, { coordinator: options.coordinator });
+  await app.register(
+    async (api) => {
+      await api.register(ticketRoutes, {
+        coordinator: options.coordinator,
+        dispatcher,
+        leaseTtlMs: options.leaseTtlMs,
+        maxWaitMs: options.maxWaitMs,
+      });
+      api.get('/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api/v1' },
+  );
+
+  await app.ready();
+  dispatcher.start();
+  return {
+    app,
+    dispatcher,
+    close: async () => {
+      await dispatcher.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { ApiError } from '../client/api-client.js';
+import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
+import type { Ticket, TicketResult } from '../core/ticket.js';
+
+export interface TicketContext {
+  ticket: Ticket;
+  /** Fencing token: every write made for this ticket must carry it. */
+  token: number;
+  /** Aborted when the lease is lost or the worker shuts down; stop and write nothing more. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type TicketHandler = (ctx: TicketContext) => Promise<TicketResult>;
+
+export interface WorkerOptions {
+  api: TicketsApi;
+  workerId: string;
+  handlers: Record<string, TicketHandler>;
+  labels: string[];
+  concurrency: number;
+  log: Logger;
+  /** How long one claim long poll waits before asking again. */
+  claimWaitMs?: number;
+}
+
+export interface WorkerEvents {
+  claimed: [ticket: Ticket];
+  completed: [ticket: Ticket, result: TicketResult];
+  lost: [ticketId: string, token: number];
+  released: [ticketId: string];
+}
+
+const isLeaseLost = (err: unknown): boolean => err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found');
+
+/**
+ * Pull-based worker: `concurrency` slots, each long-polling for a ticket of the kinds
+ * it has handlers for, renewing the lease in the background while the handler runs.
+ * A lost lease (409) aborts the handler and nothing more is written under its token.
+ * `stop()` stops claiming, lets running tickets finish within a grace period, then
+ * aborts them and releases their tickets back to the queue.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  private readonly stopClaiming = new AbortController();
+  private readonly shutdown = new AbortController();
+  private slots: Promise<void>[] = [];
+  private readonly kinds: string[];
+
+  constructor(private readonly options: WorkerOptions) {
+    super();
+    this.kinds = Object.keys(options.handlers);
+  }
+
+  start(): void {
+    for (let i = 0; i < this.options.concurrency; i++) this.slots.push(this.slot(i));
+  }
+
+  /** Stops claiming; after `graceMs`, aborts running handlers and releases their tickets. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopClaiming.abort();
+    const timer = setTimeout(() => this.shutdown.abort(), graceMs);
+    await Promise.all(this.slots);
+    clearTimeout(timer);
+  }
+
+  private async slot(index: number): Promise<void> {
+    const log = this.options.log.child({ slot: index });
+    while (!this.stopClaiming.signal.aborted) {
+      let grant: LeaseGrant | null;
+      try {
+        grant = await this.options.api.claim(
+          {
+            workerId: this.options.workerId,
+            kinds: this.kinds,
+            labels: this.options.labels,
+            waitMs: this.options.claimWaitMs ?? 30_000,
+            claimId: randomUUID(),
+          },
+          { signal: this.stopClaiming.signal },
+        );
+      } catch (err) {
+        if (this.stopClaiming.signal.aborted) return;
+        log.error({ err }, 'claim refused; check the worker token and its kinds and labels');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (grant) await this.run(grant, log);
+    }
+  }
+
+  private async run(grant: LeaseGrant, slotLog: Logger): Promise<void> {
+    const { ticket } = grant;
+    const token = grant.lease.token;
+    const log = slotLog.child({ ticketId: ticket.id, kind: ticket.kind, token, attempt: ticket.attempt, ...ticket.refs });
+    const handler = this.options.handlers[ticket.kind]!;
+    const lease = new AbortController();
+    const signal = AbortSignal.any([lease.signal, this.shutdown.signal]);
+    const renewal = this.keepRenewing(ticket.id, token, grant.lease, lease, log);
+    this.emit('claimed', ticket);
+    log.info('ticket claimed');
+
+    let result: TicketResult;
+    try {
+      result = await handler({ ticket, token, signal, log });
+    } catch (err) {
+      result = { outcome: 'error', code: 'handler_failed', message: (err as Error).message };
+    }
+    renewal.stop();
+    if (lease.signal.aborted) {
+      log.warn('lease lost; the result is dropped and nothing more is written');
+      this.emit('lost', ticket.id, token);
+      return;
+    }
+    const api = this.options.api;
+    try {
+      if (this.shutdown.signal.aborted) {
+        await api.release(ticket.id, token, { retryUntil: grant.lease.expiresAt });
+        log.info('ticket released on shutdown');
+        this.emit('released', ticket.id);
+        return;
+      }
+      const done = await api.complete(ticket.id, token, result, { retryUntil: Date.now() + 10 * grant.lease.ttlMs });
+      log.info({ outcome: result.outcome }, 'ticket completed');
+      this.emit('completed', done, result);
+    } catch (err) {
+      if (isLeaseLost(err)) this.emit('lost', ticket.id, token);
+      log.warn({ err }, 'could not record the outcome; the lease will expire and the ticket run again');
+    }
+  }
+
+  /** Renews at a third of the TTL; aborts `lease` on 409 or when the lease ran out unrenewed. */
+  private keepRenewing(id: string, token: number, initial: { expiresAt: number; ttlMs: number }, lease: AbortController, log: Logger) {
+    const api = this.options.api;
+    const every = Math.max(50, Math.floor(initial.ttlMs / 3));
+    // Local estimate of the expiry; the coordinator's clock decides, this only stops us early.
+    let expiresAt = Date.now() + initial.ttlMs;
+    let stopped = false;
+    const cancel = new AbortController();
+    const loop = async (): Promise<void> => {
+      while (!stopped) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, every);
+          cancel.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        });
+        if (stopped) return;
+        try {
+          const renewed = await api.renew(id, token, { retryUntil: expiresAt, signal: cancel.signal });
+          expiresAt = Date.now() + renewed.ttlMs;
+        } catch (err) {
+          if (stopped) return;
+          log.warn({ err }, isLeaseLost(err) ? 'lease lost' : 'could not renew the lease before it ran out');
+          lease.abort(err);
+          return;
+        }
+      }
+    };
+    void loop();
+    return {
+      stop: () => {
+        stopped = true;
+        cancel.abort();
+      },
+    };
+  }
+}
