@@ -8,6 +8,7 @@ import { DistciError } from '../core/errors.js';
 import { Authenticator, type Permission, type TokenConfig } from './auth.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
+import { FrontendMetrics } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { ErrorSchema, TicketSchema } from './schemas.js';
@@ -47,7 +48,10 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const dispatcher = new ClaimDispatcher(options.coordinator, { sweepMs: options.sweepMs, log: options.log });
+  const metrics = new FrontendMetrics(dispatcher);
 
+  // JSON only (job configs add YAML); a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorSchema);
   app.addSchema(TicketSchema);
   await app.register(swagger, {
@@ -67,17 +71,25 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     if (permission === undefined) return; // unknown route: the 404 handler answers
     auth.authorize(request.headers.authorization, permission);
   });
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setErrorHandler((err, request, reply) => {
+    const code = (err as { code?: string }).code;
+    if (code === 'lease_lost') metrics.leaseErrors.inc({ operation: request.url.split('/').at(-1) ?? '' });
+    return sendError(request, reply, err);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
   );
 
   await app.register(healthRoutes, { coordinator: options.coordinator });
+  app.get('/metrics', { config: { permission: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
   await app.register(
     async (api) => {
       await api.register(ticketRoutes, {
         coordinator: options.coordinator,
         dispatcher,
+        metrics,
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });

@@ -100,3 +100,12 @@ export async function stopAll(procs: Proc[]): Promise<void> {
   await Promise.all(procs.map((p) => p.stop(5_000)));
 }
 
+
+/** Runs a short distci command to the end and returns what it printed. */
+export async function runDistci(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawnDistci(args, env);
+  let stdout = '';
+  proc.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await proc.exited;
+  return { code, stdout, stderr: proc.stderr() };
+}

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
 import type { ClaimDispatcher } from '../claim-dispatcher.js';
+import type { FrontendMetrics } from '../metrics.js';
 import {
   ClaimBody,
   ClaimResponse,
@@ -19,6 +20,7 @@ import {
 export interface TicketRoutesOptions {
   coordinator: Coordinator;
   dispatcher: ClaimDispatcher;
+  metrics: FrontendMetrics;
   leaseTtlMs: number;
   maxWaitMs: number;
 }
@@ -26,7 +28,7 @@ export interface TicketRoutesOptions {
 const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Type.Ref(ErrorSchema) };
 
 export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = async (app, opts) => {
-  const { coordinator, dispatcher, leaseTtlMs, maxWaitMs } = opts;
+  const { coordinator, dispatcher, metrics, leaseTtlMs, maxWaitMs } = opts;
 
   app.post(
     '/tickets',
@@ -87,8 +89,11 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
       const gone = new AbortController();
       reply.raw.once('close', () => gone.abort());
       const { waitMs = 0, labels = [], ...rest } = request.body;
+      const started = performance.now();
       const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, Math.min(waitMs, maxWaitMs), gone.signal);
+      metrics.claims.inc({ outcome: claim ? 'leased' : 'empty' });
       if (!claim) return reply.code(204).send(null);
+      metrics.claimWait.observe((performance.now() - started) / 1000);
       return { ticket: claim.ticket, lease: { token: claim.token, expiresAt: claim.expiresAt, ttlMs: leaseTtlMs } };
     },
   );
