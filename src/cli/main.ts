@@ -3,6 +3,7 @@ import { DistciError } from '../core/errors.js';
 import { ConfigError } from '../config/settings.js';
 import { frontendCommand } from './commands/frontend.js';
 import { ticketsCommand } from './commands/tickets.js';
+import { upCommand } from './commands/up.js';
 import { workerCommand } from './commands/worker.js';
 
 const program = new Command('distci')
@@ -10,6 +11,7 @@ const program = new Command('distci')
   .version('0.1.0')
   .showHelpAfterError();
 
+upCommand(program);
 frontendCommand(program);
 workerCommand(program);
 ticketsCommand(program);

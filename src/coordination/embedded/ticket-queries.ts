@@ -111,10 +111,14 @@ export class TicketQueries {
   list(filter: TicketFilter): Ticket[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
-    if (filter.status) (where.push('status = @status'), (params.status = filter.status));
-    if (filter.kind) (where.push('kind = @kind'), (params.kind = filter.kind));
-    if (filter.job) (where.push('job = @job'), (params.job = filter.job));
-    if (filter.after) (where.push('seq > @after'), (params.after = parseSeq(filter.after) ?? 0));
+    const add = (clause: string, name: string, value: unknown): void => {
+      where.push(clause);
+      params[name] = value;
+    };
+    if (filter.status) add('status = @status', 'status', filter.status);
+    if (filter.kind) add('kind = @kind', 'kind', filter.kind);
+    if (filter.job) add('job = @job', 'job', filter.job);
+    if (filter.after) add('seq > @after', 'after', parseSeq(filter.after) ?? 0);
     const sql = `SELECT * FROM tickets ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as TicketRow[]).map(toTicket);
   }
