@@ -6,6 +6,13 @@ export interface LeaseGrant {
   lease: { token: number; expiresAt: number; ttlMs: number };
 }
 
+export interface RenewAnswer {
+  lease: { expiresAt: number };
+  ttlMs: number;
+  /** Someone cancelled the ticket: stop and complete it as cancelled. */
+  cancelRequested: boolean;
+}
+
 export interface ClaimParams {
   workerId: string;
   kinds: string[];
@@ -40,8 +47,12 @@ export class TicketsApi {
     return res.status === 204 ? null : res.body;
   }
 
-  async renew(id: string, token: number, opts?: CallOptions): Promise<{ lease: { expiresAt: number }; ttlMs: number }> {
-    return (await this.client.call<{ lease: { expiresAt: number }; ttlMs: number }>('POST', `/api/v1/tickets/${id}/renew`, { token }, opts)).body;
+  async renew(id: string, token: number, opts?: CallOptions): Promise<RenewAnswer> {
+    return (await this.client.call<RenewAnswer>('POST', `/api/v1/tickets/${id}/renew`, { token }, opts)).body;
+  }
+
+  async cancel(id: string, opts?: CallOptions): Promise<Ticket> {
+    return (await this.client.call<Ticket>('POST', `/api/v1/tickets/${id}/cancel`, undefined, opts)).body;
   }
 
   async complete(id: string, token: number, result: TicketResult, opts?: CallOptions): Promise<Ticket> {

@@ -54,6 +54,12 @@ export interface VersionedRecord<T = unknown> {
   version: number;
 }
 
+export interface RecordPage<T> {
+  records: (VersionedRecord<T> & { key: string })[];
+  /** Pass as `after` for the next page; null at the end. */
+  next: string | null;
+}
+
 export interface LockHandle {
   readonly name: string;
   /** Aborted when the backend can no longer guarantee the lock is ours. */
@@ -83,8 +89,16 @@ export interface Coordinator {
   /** Leases the most urgent claimable ticket (priority, then FIFO), or returns null. */
   claim(request: ClaimRequest): Promise<Claim | null>;
   renew(id: string, token: number, ttlMs: number): Promise<Claim>;
-  /** Records the result and ends the ticket. Repeating a successful completion is a no-op. */
+  /**
+   * Records the result and ends the ticket, posting its follow-up in the same atomic step.
+   * Repeating a successful completion is a no-op.
+   */
   complete(id: string, token: number, result: TicketResult): Promise<Ticket>;
+  /**
+   * A pending ticket ends as `cancelled` (its follow-up posted); a leased one gets
+   * `cancelRequested`, which its holder sees on renewal; a done one is left as it is.
+   */
+  cancel(id: string): Promise<Ticket>;
   /** Gives the ticket back to the queue without counting it as a failed attempt. */
   release(id: string, token: number): Promise<Ticket>;
   /**
@@ -106,6 +120,8 @@ export interface Coordinator {
    */
   putRecord<T>(key: string, value: T, expectedVersion: number): Promise<VersionedRecord<T>>;
   deleteRecord(key: string, expectedVersion: number): Promise<void>;
+  /** Records whose key starts with `prefix`, in key order, paged by `after` (the last key seen). */
+  listRecords<T>(prefix: string, page?: { after?: string; limit?: number }): Promise<RecordPage<T>>;
   /** Non-blocking named lock held until released or until this process stops renewing. */
   tryLock(name: string, holder: string): Promise<LockHandle | null>;
 }

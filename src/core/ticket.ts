@@ -8,6 +8,10 @@
  *   and every write made on behalf of the ticket carries it; a stale token is refused.
  * - attempt: how many times the ticket has been leased; past `maxAttempts` an expired lease
  *   ends the ticket as `error` / `worker_lost` instead of putting it back in play.
+ * - follow-up: a ticket posted atomically when this one ends, however it ends (completed,
+ *   lost, cancelled). Pipelines use it so that no step result can go unnoticed.
+ * - cancel: a pending ticket ends at once as `cancelled`; a leased one is flagged, and its
+ *   holder learns it on the next renewal and stops.
  */
 import { ValidationError } from './errors.js';
 
@@ -52,6 +56,9 @@ export interface Ticket {
   lease: Lease | null;
   result: TicketResult | null;
   idempotencyKey: string | null;
+  cancelRequested: boolean;
+  /** Posted when this ticket ends; null when there is none. */
+  followUp: NormalizedTicket | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -64,6 +71,18 @@ export interface NewTicket {
   priority?: number;
   maxAttempts?: number;
   idempotencyKey?: string;
+  followUp?: NewTicket;
+}
+
+export interface NormalizedTicket {
+  kind: string;
+  labels: string[];
+  payload: unknown;
+  refs: TicketRefs;
+  priority: number;
+  maxAttempts: number;
+  idempotencyKey: string | null;
+  followUp: NormalizedTicket | null;
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -97,9 +116,7 @@ export function labelsSatisfy(required: readonly string[], offered: ReadonlySet<
 }
 
 /** Applies defaults and checks names; the coordinator stores exactly what this returns. */
-export function normalizeNewTicket(input: NewTicket): Required<Omit<NewTicket, 'idempotencyKey'>> & {
-  idempotencyKey: string | null;
-} {
+export function normalizeNewTicket(input: NewTicket, depth = 0): NormalizedTicket {
   assertName('kind', input.kind);
   const priority = input.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
@@ -111,6 +128,9 @@ export function normalizeNewTicket(input: NewTicket): Required<Omit<NewTicket, '
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) {
     throw new ValidationError('maxAttempts must be an integer from 1 to 100', { field: 'maxAttempts' });
   }
+  if (input.followUp && depth > 0) {
+    throw new ValidationError('a follow-up ticket cannot have a follow-up of its own', { field: 'followUp.followUp' });
+  }
   return {
     kind: input.kind,
     labels: canonicalLabels(input.labels ?? []),
@@ -119,11 +139,12 @@ export function normalizeNewTicket(input: NewTicket): Required<Omit<NewTicket, '
     priority,
     maxAttempts,
     idempotencyKey: input.idempotencyKey ?? null,
+    followUp: input.followUp ? normalizeNewTicket(input.followUp, depth + 1) : null,
   };
 }
 
 /** The fields that make two posts "the same request" for idempotency. */
-export function sameRequest(ticket: Ticket, input: ReturnType<typeof normalizeNewTicket>): boolean {
+export function sameRequest(ticket: Ticket, input: NormalizedTicket): boolean {
   return (
     ticket.kind === input.kind &&
     ticket.priority === input.priority &&

@@ -55,21 +55,30 @@ export const TicketSchema = Type.Object(
     lease: Type.Union([LeaseSchema, Type.Null()]),
     result: Type.Union([ResultSchema, Type.Null()]),
     idempotencyKey: Type.Union([Type.String(), Type.Null()]),
+    cancelRequested: Type.Boolean(),
+    followUp: Type.Union([Type.Unknown(), Type.Null()], { description: 'ticket posted when this one ends' }),
     createdAt: Type.Integer(),
     updatedAt: Type.Integer(),
   },
   { $id: 'Ticket' },
 );
 
+const ticketFields = {
+  kind: Name('worker kind that serves this ticket'),
+  labels: Type.Optional(Type.Array(Name('capability the worker must offer'), { maxItems: 32 })),
+  payload: Type.Optional(Type.Unknown()),
+  refs: Type.Optional(RefsSchema),
+  priority: Type.Optional(Type.Integer({ minimum: -MAX_PRIORITY, maximum: MAX_PRIORITY, description: 'higher first' })),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a retry with the same key returns the same ticket' })),
+};
+
 export const PostTicketBody = Type.Object(
   {
-    kind: Name('worker kind that serves this ticket'),
-    labels: Type.Optional(Type.Array(Name('capability the worker must offer'), { maxItems: 32 })),
-    payload: Type.Optional(Type.Unknown()),
-    refs: Type.Optional(RefsSchema),
-    priority: Type.Optional(Type.Integer({ minimum: -MAX_PRIORITY, maximum: MAX_PRIORITY, description: 'higher first' })),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a retry with the same key returns the same ticket' })),
+    ...ticketFields,
+    followUp: Type.Optional(
+      Type.Object(ticketFields, { additionalProperties: false, description: 'posted atomically when this ticket ends, however it ends' }),
+    ),
   },
   { additionalProperties: false },
 );

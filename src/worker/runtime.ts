@@ -97,8 +97,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const log = slotLog.child({ ticketId: ticket.id, kind: ticket.kind, token, attempt: ticket.attempt, ...ticket.refs });
     const handler = this.options.handlers[ticket.kind]!;
     const lease = new AbortController();
-    const signal = AbortSignal.any([lease.signal, this.shutdown.signal]);
-    const renewal = this.keepRenewing(ticket.id, token, grant.lease, lease, log);
+    const cancel = new AbortController();
+    const signal = AbortSignal.any([lease.signal, cancel.signal, this.shutdown.signal]);
+    const renewal = this.keepRenewing(ticket.id, token, grant.lease, { lease, cancel }, log);
     this.emit('claimed', ticket);
     log.info('ticket claimed');
 
@@ -109,6 +110,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       result = { outcome: 'error', code: 'handler_failed', message: (err as Error).message };
     }
     renewal.stop();
+    if (cancel.signal.aborted && !lease.signal.aborted) {
+      result = { outcome: 'cancelled', code: 'cancelled', message: 'cancelled while running' };
+    }
     if (lease.signal.aborted) {
       log.warn('lease lost; the result is dropped and nothing more is written');
       this.emit('lost', ticket.id, token);
@@ -116,7 +120,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const api = this.options.api;
     try {
-      if (this.shutdown.signal.aborted) {
+      if (this.shutdown.signal.aborted && !cancel.signal.aborted) {
         await api.release(ticket.id, token, { retryUntil: grant.lease.expiresAt });
         log.info('ticket released on shutdown');
         this.emit('released', ticket.id);
@@ -131,8 +135,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Renews at a third of the TTL; aborts `lease` on 409 or when the lease ran out unrenewed. */
-  private keepRenewing(id: string, token: number, initial: { expiresAt: number; ttlMs: number }, lease: AbortController, log: Logger) {
+  /**
+   * Renews at a third of the TTL; aborts `lease` on 409 or when the lease ran out
+   * unrenewed, and `cancel` when the coordinator says the ticket was cancelled.
+   */
+  private keepRenewing(
+    id: string,
+    token: number,
+    initial: { expiresAt: number; ttlMs: number },
+    { lease, cancel: cancelled }: { lease: AbortController; cancel: AbortController },
+    log: Logger,
+  ) {
     const api = this.options.api;
     const every = Math.max(50, Math.floor(initial.ttlMs / 3));
     // Local estimate of the expiry; the coordinator's clock decides, this only stops us early.
@@ -149,6 +162,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         try {
           const renewed = await api.renew(id, token, { retryUntil: expiresAt, signal: cancel.signal });
           expiresAt = Date.now() + renewed.ttlMs;
+          if (renewed.cancelRequested && !cancelled.signal.aborted) {
+            log.info('ticket cancelled; stopping it');
+            cancelled.abort();
+          }
         } catch (err) {
           if (stopped) return;
           log.warn({ err }, isLeaseLost(err) ? 'lease lost' : 'could not renew the lease before it ran out');

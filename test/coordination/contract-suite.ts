@@ -242,6 +242,60 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
       });
     });
 
+    describe('follow-ups and cancellation', () => {
+      it('posts the follow-up atomically when a ticket completes, once even if completion is repeated', async () => {
+        const kind = freshKind();
+        const next = freshKind();
+        const { ticket } = await c.post({ kind, followUp: { kind: next, payload: { after: 'x' }, idempotencyKey: `fu-${kind}` } });
+        assert.equal(ticket.followUp?.kind, next);
+        assert.deepEqual(await c.list({ kind: next }), [], 'not posted before the ticket ends');
+        const claim = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+        await c.complete(ticket.id, claim!.token, { outcome: 'success' });
+        await other.complete(ticket.id, claim!.token, { outcome: 'success' });
+        const posted = await c.list({ kind: next });
+        assert.equal(posted.length, 1);
+        assert.deepEqual(posted[0]!.payload, { after: 'x' });
+        assert.equal(posted[0]!.status, 'pending');
+      });
+
+      it('posts the follow-up when the last attempt is lost, so the loss is never unnoticed', async () => {
+        const kind = freshKind();
+        const next = freshKind();
+        await c.post({ kind, maxAttempts: 1, followUp: { kind: next } });
+        assert.ok(await c.claim({ workerId: 'dead', kinds: [kind], labels: [], ttlMs: 100 }));
+        await eventually(async () => {
+          await other.expireLeases();
+          assert.equal((await c.list({ kind: next })).length, 1);
+        });
+      });
+
+      it('ends a pending ticket as cancelled and posts its follow-up', async () => {
+        const kind = freshKind();
+        const next = freshKind();
+        const { ticket } = await c.post({ kind, followUp: { kind: next } });
+        const cancelled = await other.cancel(ticket.id);
+        assert.equal(cancelled.status, 'done');
+        assert.equal(cancelled.result?.outcome, 'cancelled');
+        assert.equal(cancelled.cancelRequested, true);
+        assert.equal(await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }), null);
+        assert.equal((await c.list({ kind: next })).length, 1);
+        assert.deepEqual(await c.cancel(ticket.id), cancelled, 'cancelling again changes nothing');
+      });
+
+      it('flags a leased ticket as cancel-requested; its holder sees it on renewal', async () => {
+        const kind = freshKind();
+        const { ticket } = await c.post({ kind });
+        const claim = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+        const flagged = await other.cancel(ticket.id);
+        assert.equal(flagged.status, 'leased');
+        assert.equal(flagged.cancelRequested, true);
+        const renewed = await c.renew(ticket.id, claim!.token, TTL);
+        assert.equal(renewed.ticket.cancelRequested, true);
+        const done = await c.complete(ticket.id, claim!.token, { outcome: 'cancelled' });
+        assert.equal(done.result?.outcome, 'cancelled');
+      });
+    });
+
     describe('notifications', () => {
       it('tells a listener on another instance that a ticket became claimable', async () => {
         const kind = freshKind();
@@ -278,6 +332,19 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         await assert.rejects(c.deleteRecord(key, 1), ConflictError);
         await c.deleteRecord(key, 2);
         assert.equal(await other.getRecord(key), null);
+      });
+
+      it('lists records by prefix in key order, page by page', async () => {
+        const prefix = `list-${freshKind()}/`;
+        for (const k of ['b', 'a', 'c', 'd', 'e']) await c.putRecord(`${prefix}${k}`, { k }, 0);
+        await c.putRecord(`${prefix.slice(0, -1)}x/z`, { k: 'outside' }, 0);
+        const first = await other.listRecords<{ k: string }>(prefix, { limit: 2 });
+        assert.deepEqual(first.records.map((r) => r.value.k), ['a', 'b']);
+        const second = await other.listRecords<{ k: string }>(prefix, { limit: 2, after: first.next! });
+        const third = await other.listRecords<{ k: string }>(prefix, { limit: 2, after: second.next! });
+        assert.deepEqual([...second.records, ...third.records].map((r) => r.value.k), ['c', 'd', 'e']);
+        assert.equal(third.next, null);
+        assert.equal(first.records[0]!.version, 1);
       });
 
       it('holds a named lock for one holder at a time', async () => {

@@ -10,7 +10,7 @@ import { eventually } from '../support/wait.js';
 function ticket(payload: unknown): Ticket {
   return {
     id: '7', kind: 'execute-shell', labels: [], payload, refs: {}, priority: 0, status: 'leased', attempt: 1, maxAttempts: 3,
-    lease: null, result: null, idempotencyKey: null, createdAt: 0, updatedAt: 0,
+    lease: null, result: null, idempotencyKey: null, cancelRequested: false, followUp: null, createdAt: 0, updatedAt: 0,
   };
 }
 

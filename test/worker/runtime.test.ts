@@ -88,6 +88,23 @@ describe('worker runtime', () => {
     assert.equal(after.lease?.holder, 'thief');
   });
 
+  it('stops a running handler when its ticket is cancelled and completes it as cancelled', async () => {
+    const kind = `cancel${++seq}`;
+    const h = controllable();
+    const { worker, client } = startWorker([fe.url], h.handler, kind);
+    const { ticket } = await fe.coordinator.post({ kind });
+    await eventually(() => assert.equal(h.started.length, 1));
+    const completed = once(worker, 'completed');
+    await fe.coordinator.cancel(ticket.id);
+    await completed;
+    assert.equal(h.started[0]!.signal.aborted, true);
+    const done = await fe.coordinator.get(ticket.id);
+    assert.equal(done.status, 'done');
+    assert.equal(done.result?.outcome, 'cancelled');
+    await worker.stop(0);
+    await client.close();
+  });
+
   it('on stop, lets a ticket finish within the grace period', async () => {
     const kind = `grace${++seq}`;
     const h = controllable();

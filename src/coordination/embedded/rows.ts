@@ -1,4 +1,4 @@
-import type { Ticket, TicketResult, TicketStatus } from '../../core/ticket.js';
+import type { NormalizedTicket, Ticket, TicketResult, TicketStatus } from '../../core/ticket.js';
 
 export interface TicketRow {
   seq: number;
@@ -19,6 +19,8 @@ export interface TicketRow {
   claim_id: string | null;
   result: string | null;
   completed_token: number | null;
+  cancel_requested: number;
+  follow_up: string | null;
   idempotency_key: string | null;
   created_at: number;
   updated_at: number;
@@ -45,6 +47,8 @@ export function toTicket(row: TicketRow): Ticket {
         : null,
     result: row.result === null ? null : (JSON.parse(row.result) as TicketResult),
     idempotencyKey: row.idempotency_key,
+    cancelRequested: row.cancel_requested === 1,
+    followUp: row.follow_up === null ? null : (JSON.parse(row.follow_up) as NormalizedTicket),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS tickets (
   claim_id         TEXT,
   result           TEXT,
   completed_token  INTEGER,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  follow_up        TEXT,
   idempotency_key  TEXT UNIQUE,
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL

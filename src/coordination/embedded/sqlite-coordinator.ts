@@ -10,6 +10,7 @@ import type {
   Coordinator,
   LockHandle,
   PostOutcome,
+  RecordPage,
   TicketFilter,
   Unsubscribe,
   VersionedRecord,
@@ -111,7 +112,15 @@ export class SqliteCoordinator implements Coordinator {
   }
 
   async complete(id: string, token: number, result: TicketResult): Promise<Ticket> {
-    return this.run(() => this.tickets.complete(id, token, result));
+    const { ticket, claimable } = this.run(() => this.tickets.complete(id, token, result));
+    if (claimable) this.bell.ring();
+    return ticket;
+  }
+
+  async cancel(id: string): Promise<Ticket> {
+    const { ticket, claimable } = this.run(() => this.tickets.cancel(id));
+    if (claimable) this.bell.ring();
+    return ticket;
   }
 
   async release(id: string, token: number): Promise<Ticket> {
@@ -121,8 +130,8 @@ export class SqliteCoordinator implements Coordinator {
   }
 
   async expireLeases(): Promise<number> {
-    const { requeued, ended } = this.run(() => this.tickets.expireLeases());
-    if (requeued > 0) this.bell.ring();
+    const { requeued, ended, claimable } = this.run(() => this.tickets.expireLeases());
+    if (claimable) this.bell.ring();
     return requeued + ended;
   }
 
@@ -144,6 +153,10 @@ export class SqliteCoordinator implements Coordinator {
 
   async deleteRecord(key: string, expectedVersion: number): Promise<void> {
     this.run(() => this.state.deleteRecord(key, expectedVersion));
+  }
+
+  async listRecords<T>(prefix: string, page?: { after?: string; limit?: number }): Promise<RecordPage<T>> {
+    return this.run(() => this.state.listRecords<T>(prefix, page));
   }
 
   async tryLock(name: string, holder: string): Promise<LockHandle | null> {

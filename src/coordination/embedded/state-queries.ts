@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ConflictError, ValidationError } from '../../core/errors.js';
-import type { VersionedRecord } from '../contract.js';
+import type { RecordPage, VersionedRecord } from '../contract.js';
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,255}$/;
 
@@ -25,6 +25,9 @@ export class StateQueries {
       createRecord: db.prepare('INSERT INTO records (key, value, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING'),
       updateRecord: db.prepare('UPDATE records SET value = ?, version = version + 1 WHERE key = ? AND version = ?'),
       deleteRecord: db.prepare('DELETE FROM records WHERE key = ? AND version = ?'),
+      // Range scan on the primary key: keys >= prefix and < prefix with its last char bumped.
+      listRecords: db.prepare(`SELECT key, value, version FROM records
+        WHERE key >= @from AND key < @to AND key > @after ORDER BY key LIMIT @limit`),
       takeLock: db.prepare(`INSERT INTO locks (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
         ON CONFLICT (name) DO UPDATE SET holder = @holder, expires_at = @expiresAt
         WHERE locks.holder = @holder OR locks.expires_at < @now`),
@@ -57,6 +60,21 @@ export class StateQueries {
   deleteRecord(key: string, expectedVersion: number): void {
     assertKey('record key', key);
     if (this.s.deleteRecord.run(key, expectedVersion).changes === 0) throw this.versionConflict(key, expectedVersion);
+  }
+
+  listRecords<T>(prefix: string, page: { after?: string; limit?: number } = {}): RecordPage<T> {
+    if (prefix !== '') assertKey('record prefix', prefix);
+    const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
+    const to = prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCodePoint(prefix.codePointAt(prefix.length - 1)! + 1);
+    const rows = this.s.listRecords.all({ from: prefix, to, after: page.after ?? '', limit }) as {
+      key: string;
+      value: string;
+      version: number;
+    }[];
+    return {
+      records: rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T, version: r.version })),
+      next: rows.length === limit ? rows[rows.length - 1]!.key : null,
+    };
   }
 
   /** Takes or extends the lock; false when another holder's lock has not expired. */

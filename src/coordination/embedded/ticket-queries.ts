@@ -6,11 +6,14 @@ import {
   routeKey,
   sameRequest,
   type NewTicket,
+  type NormalizedTicket,
   type Ticket,
   type TicketResult,
 } from '../../core/ticket.js';
 import type { Claim, ClaimRequest, PostOutcome, TicketFilter } from '../contract.js';
 import { parseSeq, toTicket, type TicketRow } from './rows.js';
+
+const CANCELLED: TicketResult = { outcome: 'cancelled', code: 'cancelled', message: 'cancelled before a worker took it' };
 
 const WORKER_LOST: TicketResult = {
   outcome: 'error',
@@ -32,8 +35,8 @@ export class TicketQueries {
   ) {
     this.s = {
       insert: db.prepare(`INSERT INTO tickets
-        (kind, route, labels, payload, job, build, step, priority, status, max_attempts, idempotency_key, created_at, updated_at)
-        VALUES (@kind, @route, @labels, @payload, @job, @build, @step, @priority, 'pending', @maxAttempts, @idempotencyKey, @now, @now)
+        (kind, route, labels, payload, job, build, step, priority, status, max_attempts, idempotency_key, follow_up, created_at, updated_at)
+        VALUES (@kind, @route, @labels, @payload, @job, @build, @step, @priority, 'pending', @maxAttempts, @idempotencyKey, @followUp, @now, @now)
         RETURNING *`),
       byKey: db.prepare('SELECT * FROM tickets WHERE idempotency_key = ?'),
       bySeq: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
@@ -55,9 +58,12 @@ export class TicketQueries {
       release: db.prepare(`UPDATE tickets SET status = 'pending', lease_holder = NULL, lease_expires_at = NULL,
         claim_id = NULL, updated_at = @now
         WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),
-      expireFinal: db.prepare(`UPDATE tickets SET status = 'done', result = @result, lease_expires_at = NULL,
-        claim_id = NULL, updated_at = @now
+      expiredFinal: db.prepare(`SELECT seq FROM tickets
         WHERE status = 'leased' AND lease_expires_at < @now AND attempt >= max_attempts`),
+      end: db.prepare(`UPDATE tickets SET status = 'done', result = @result, lease_expires_at = NULL,
+        claim_id = NULL, updated_at = @now WHERE seq = @seq AND status <> 'done' RETURNING *`),
+      flagCancel: db.prepare(`UPDATE tickets SET cancel_requested = 1, updated_at = @now
+        WHERE seq = @seq AND status <> 'done' RETURNING *`),
       expireRetry: db.prepare(`UPDATE tickets SET status = 'pending', lease_holder = NULL, lease_expires_at = NULL,
         claim_id = NULL, updated_at = @now
         WHERE status = 'leased' AND lease_expires_at < @now`),
@@ -66,39 +72,47 @@ export class TicketQueries {
 
   post(input: NewTicket): PostOutcome & { claimable: boolean } {
     const t = normalizeNewTicket(input);
-    return this.db
-      .transaction(() => {
-        if (t.idempotencyKey !== null) {
-          const existing = this.s.byKey.get(t.idempotencyKey) as TicketRow | undefined;
-          if (existing) {
-            const ticket = toTicket(existing);
-            if (!sameRequest(ticket, t)) {
-              throw new ConflictError(
-                `idempotency key '${t.idempotencyKey}' was already used for a different ticket (${ticket.id}); ` +
-                  'use a new key for a new request',
-                { ticketId: ticket.id },
-                'idempotency_mismatch',
-              );
-            }
-            return { ticket, created: false, claimable: false };
-          }
+    return this.db.transaction(() => this.insert(t)).immediate();
+  }
+
+  /** Inside a transaction: the idempotent insert shared by post and follow-ups. */
+  private insert(t: NormalizedTicket): PostOutcome & { claimable: boolean } {
+    if (t.idempotencyKey !== null) {
+      const existing = this.s.byKey.get(t.idempotencyKey) as TicketRow | undefined;
+      if (existing) {
+        const ticket = toTicket(existing);
+        if (!sameRequest(ticket, t)) {
+          throw new ConflictError(
+            `idempotency key '${t.idempotencyKey}' was already used for a different ticket (${ticket.id}); ` +
+              'use a new key for a new request',
+            { ticketId: ticket.id },
+            'idempotency_mismatch',
+          );
         }
-        const row = this.s.insert.get({
-          kind: t.kind,
-          route: routeKey(t.kind, t.labels),
-          labels: JSON.stringify(t.labels),
-          payload: JSON.stringify(t.payload),
-          job: t.refs.job ?? null,
-          build: t.refs.build ?? null,
-          step: t.refs.step ?? null,
-          priority: t.priority,
-          maxAttempts: t.maxAttempts,
-          idempotencyKey: t.idempotencyKey,
-          now: this.now(),
-        }) as TicketRow;
-        return { ticket: toTicket(row), created: true, claimable: true };
-      })
-      .immediate();
+        return { ticket, created: false, claimable: false };
+      }
+    }
+    const row = this.s.insert.get({
+      kind: t.kind,
+      route: routeKey(t.kind, t.labels),
+      labels: JSON.stringify(t.labels),
+      payload: JSON.stringify(t.payload),
+      job: t.refs.job ?? null,
+      build: t.refs.build ?? null,
+      step: t.refs.step ?? null,
+      priority: t.priority,
+      maxAttempts: t.maxAttempts,
+      idempotencyKey: t.idempotencyKey,
+      followUp: t.followUp === null ? null : JSON.stringify(t.followUp),
+      now: this.now(),
+    }) as TicketRow;
+    return { ticket: toTicket(row), created: true, claimable: true };
+  }
+
+  /** Inside a transaction: a ticket just ended; post its follow-up, if any. */
+  private ended(row: TicketRow): boolean {
+    if (row.follow_up === null) return false;
+    return this.insert(JSON.parse(row.follow_up) as NormalizedTicket).claimable;
   }
 
   get(id: string): Ticket {
@@ -163,18 +177,39 @@ export class TicketQueries {
     return toClaim(row);
   }
 
-  complete(id: string, token: number, result: TicketResult): Ticket {
+  complete(id: string, token: number, result: TicketResult): { ticket: Ticket; claimable: boolean } {
     return this.db
       .transaction(() => {
         const seq = parseSeq(id);
         const row = this.s.complete.get({ seq, token, result: JSON.stringify(result), now: this.now() }) as
           | TicketRow
           | undefined;
-        if (row) return toTicket(row);
+        if (row) return { ticket: toTicket(row), claimable: this.ended(row) };
         const current = seq === null ? undefined : (this.s.bySeq.get(seq) as TicketRow | undefined);
         // A retried completion whose first try committed: same token, already done.
-        if (current && current.status === 'done' && current.completed_token === token) return toTicket(current);
+        if (current && current.status === 'done' && current.completed_token === token) {
+          return { ticket: toTicket(current), claimable: false };
+        }
         throw this.whyNotHeld(id, token);
+      })
+      .immediate();
+  }
+
+  /** Pending: ends now as cancelled. Leased: flagged for its holder. Done: unchanged. */
+  cancel(id: string): { ticket: Ticket; claimable: boolean } {
+    return this.db
+      .transaction(() => {
+        const seq = parseSeq(id);
+        const current = seq === null ? undefined : (this.s.bySeq.get(seq) as TicketRow | undefined);
+        if (!current) throw new NotFoundError('ticket', id);
+        const now = this.now();
+        if (current.status === 'pending') {
+          this.s.flagCancel.run({ seq, now });
+          const row = this.s.end.get({ seq, result: JSON.stringify(CANCELLED), now }) as TicketRow;
+          return { ticket: toTicket(row), claimable: this.ended(row) };
+        }
+        if (current.status === 'leased') return { ticket: toTicket(this.s.flagCancel.get({ seq, now }) as TicketRow), claimable: false };
+        return { ticket: toTicket(current), claimable: false };
       })
       .immediate();
   }
@@ -185,14 +220,19 @@ export class TicketQueries {
     return toTicket(row);
   }
 
-  /** Returns how many leases went back to the queue (those that ended are not counted). */
-  expireLeases(): { requeued: number; ended: number } {
+  /** Ends expired last attempts as worker_lost (posting follow-ups), requeues the others. */
+  expireLeases(): { requeued: number; ended: number; claimable: boolean } {
     return this.db
       .transaction(() => {
         const now = this.now();
-        const ended = this.s.expireFinal.run({ now, result: JSON.stringify(WORKER_LOST) }).changes;
+        let claimable = false;
+        const final = this.s.expiredFinal.all({ now }) as { seq: number }[];
+        for (const { seq } of final) {
+          const row = this.s.end.get({ seq, result: JSON.stringify(WORKER_LOST), now }) as TicketRow;
+          claimable = this.ended(row) || claimable;
+        }
         const requeued = this.s.expireRetry.run({ now }).changes;
-        return { requeued, ended };
+        return { requeued, ended: final.length, claimable: claimable || requeued > 0 };
       })
       .immediate();
   }

@@ -107,12 +107,16 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
         tags: ['leases'],
         params: IdParams,
         body: TokenBody,
-        response: { 200: Type.Object({ lease: LeaseSchema, ttlMs: Type.Integer() }), ...errors },
+        response: { 200: Type.Object({ lease: LeaseSchema, ttlMs: Type.Integer(), cancelRequested: Type.Boolean() }), ...errors },
       },
     },
     async (request) => {
       const claim = await coordinator.renew(request.params.id, request.body.token, leaseTtlMs);
-      return { lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt }, ttlMs: leaseTtlMs };
+      return {
+        lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt },
+        ttlMs: leaseTtlMs,
+        cancelRequested: claim.ticket.cancelRequested,
+      };
     },
   );
 
@@ -129,6 +133,20 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
       },
     },
     async (request) => coordinator.complete(request.params.id, request.body.token, request.body.result),
+  );
+
+  app.post(
+    '/tickets/:id/cancel',
+    {
+      config: { permission: 'tickets:post' },
+      schema: {
+        summary: 'Cancel: a pending ticket ends as cancelled; a leased one is flagged and its worker stops at its next renewal',
+        tags: ['tickets'],
+        params: IdParams,
+        response: { 200: Type.Ref(TicketSchema), ...errors },
+      },
+    },
+    async (request) => coordinator.cancel(request.params.id),
   );
 
   app.post(
