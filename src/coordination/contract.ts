@@ -54,6 +54,20 @@ export interface VersionedRecord<T = unknown> {
   version: number;
 }
 
+/** The lease a write is made under: refused once the token is stale. */
+export interface Fence {
+  ticketId: string;
+  token: number;
+}
+
+export interface RecordPageRequest {
+  /** The last key of the previous page. */
+  after?: string;
+  limit?: number;
+  /** Descending key order (`after` then means "before"). */
+  reverse?: boolean;
+}
+
 export interface RecordPage<T> {
   records: (VersionedRecord<T> & { key: string })[];
   /** Pass as `after` for the next page; null at the end. */
@@ -116,12 +130,14 @@ export interface Coordinator {
   getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
   /**
    * Writes `value` if the record's version is `expectedVersion` (0: must not exist yet).
-   * Throws ConflictError otherwise, so a concurrent write is never silently lost.
+   * Throws ConflictError otherwise, so a concurrent write is never silently lost. With a
+   * `fence`, the write also requires that lease to be current (LeaseLostError otherwise),
+   * checked in the same atomic step.
    */
-  putRecord<T>(key: string, value: T, expectedVersion: number): Promise<VersionedRecord<T>>;
+  putRecord<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>>;
   deleteRecord(key: string, expectedVersion: number): Promise<void>;
   /** Records whose key starts with `prefix`, in key order, paged by `after` (the last key seen). */
-  listRecords<T>(prefix: string, page?: { after?: string; limit?: number }): Promise<RecordPage<T>>;
+  listRecords<T>(prefix: string, page?: RecordPageRequest): Promise<RecordPage<T>>;
   /** Non-blocking named lock held until released or until this process stops renewing. */
   tryLock(name: string, holder: string): Promise<LockHandle | null>;
 }

@@ -347,6 +347,29 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.equal(first.records[0]!.version, 1);
       });
 
+      it('lists records in descending order when asked', async () => {
+        const prefix = `desc-${freshKind()}/`;
+        for (const k of ['1', '2', '3']) await c.putRecord(`${prefix}${k}`, k, 0);
+        const first = await c.listRecords<string>(prefix, { reverse: true, limit: 2 });
+        assert.deepEqual(first.records.map((r) => r.value), ['3', '2']);
+        const rest = await c.listRecords<string>(prefix, { reverse: true, limit: 2, after: first.next! });
+        assert.deepEqual(rest.records.map((r) => r.value), ['1']);
+      });
+
+      it('refuses a fenced record write once the lease is stale, and changes nothing', async () => {
+        const kind = freshKind();
+        const key = `fenced/${kind}`;
+        const { ticket } = await c.post({ kind });
+        const first = await c.claim({ workerId: 'a', kinds: [kind], labels: [], ttlMs: TTL });
+        await c.putRecord(key, { by: 'a' }, 0, { ticketId: ticket.id, token: first!.token });
+        await c.release(ticket.id, first!.token);
+        const second = await c.claim({ workerId: 'b', kinds: [kind], labels: [], ttlMs: TTL });
+        await assert.rejects(other.putRecord(key, { by: 'stale a' }, 1, { ticketId: ticket.id, token: first!.token }), LeaseLostError);
+        assert.deepEqual(await c.getRecord(key), { value: { by: 'a' }, version: 1 });
+        await other.putRecord(key, { by: 'b' }, 1, { ticketId: ticket.id, token: second!.token });
+        assert.deepEqual((await c.getRecord(key))?.value, { by: 'b' });
+      });
+
       it('holds a named lock for one holder at a time', async () => {
         const name = `cron/${freshKind()}`;
         const a = await c.tryLock(name, 'frontend-a');

@@ -10,7 +10,9 @@ import type {
   Coordinator,
   LockHandle,
   PostOutcome,
+  Fence,
   RecordPage,
+  RecordPageRequest,
   TicketFilter,
   Unsubscribe,
   VersionedRecord,
@@ -147,15 +149,15 @@ export class SqliteCoordinator implements Coordinator {
     return this.run(() => this.state.getRecord<T>(key));
   }
 
-  async putRecord<T>(key: string, value: T, expectedVersion: number): Promise<VersionedRecord<T>> {
-    return this.run(() => this.state.putRecord(key, value, expectedVersion));
+  async putRecord<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>> {
+    return this.run(() => this.state.putRecord(key, value, expectedVersion, fence));
   }
 
   async deleteRecord(key: string, expectedVersion: number): Promise<void> {
     this.run(() => this.state.deleteRecord(key, expectedVersion));
   }
 
-  async listRecords<T>(prefix: string, page?: { after?: string; limit?: number }): Promise<RecordPage<T>> {
+  async listRecords<T>(prefix: string, page?: RecordPageRequest): Promise<RecordPage<T>> {
     return this.run(() => this.state.listRecords<T>(prefix, page));
   }
 

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { ConflictError, ValidationError } from '../../core/errors.js';
-import type { RecordPage, VersionedRecord } from '../contract.js';
+import { ConflictError, LeaseLostError, ValidationError } from '../../core/errors.js';
+import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
+import { parseSeq } from './rows.js';
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,255}$/;
 
@@ -28,6 +29,9 @@ export class StateQueries {
       // Range scan on the primary key: keys >= prefix and < prefix with its last char bumped.
       listRecords: db.prepare(`SELECT key, value, version FROM records
         WHERE key >= @from AND key < @to AND key > @after ORDER BY key LIMIT @limit`),
+      listRecordsDesc: db.prepare(`SELECT key, value, version FROM records
+        WHERE key >= @from AND key < @to AND key < @before ORDER BY key DESC LIMIT @limit`),
+      leaseToken: db.prepare(`SELECT status, lease_token FROM tickets WHERE seq = ?`),
       takeLock: db.prepare(`INSERT INTO locks (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
         ON CONFLICT (name) DO UPDATE SET holder = @holder, expires_at = @expiresAt
         WHERE locks.holder = @holder OR locks.expires_at < @now`),
@@ -46,15 +50,28 @@ export class StateQueries {
     return row ? { value: JSON.parse(row.value) as T, version: row.version } : null;
   }
 
-  putRecord<T>(key: string, value: T, expectedVersion: number): VersionedRecord<T> {
+  putRecord<T>(key: string, value: T, expectedVersion: number, fence?: Fence): VersionedRecord<T> {
     assertKey('record key', key);
     const json = JSON.stringify(value);
-    const changes =
-      expectedVersion === 0
-        ? this.s.createRecord.run(key, json).changes
-        : this.s.updateRecord.run(json, key, expectedVersion).changes;
-    if (changes === 0) throw this.versionConflict(key, expectedVersion);
-    return { value, version: expectedVersion + 1 };
+    return this.db
+      .transaction(() => {
+        if (fence) this.checkFence(fence);
+        const changes =
+          expectedVersion === 0
+            ? this.s.createRecord.run(key, json).changes
+            : this.s.updateRecord.run(json, key, expectedVersion).changes;
+        if (changes === 0) throw this.versionConflict(key, expectedVersion);
+        return { value, version: expectedVersion + 1 };
+      })
+      .immediate();
+  }
+
+  private checkFence({ ticketId, token }: Fence): void {
+    const seq = parseSeq(ticketId);
+    const row = (seq === null ? undefined : this.s.leaseToken.get(seq)) as { status: string; lease_token: number } | undefined;
+    if (!row || row.status !== 'leased' || row.lease_token !== token) {
+      throw new LeaseLostError(ticketId, token, row ? `the ticket is ${row.status} with token ${row.lease_token}` : 'no such ticket');
+    }
   }
 
   deleteRecord(key: string, expectedVersion: number): void {
@@ -62,11 +79,15 @@ export class StateQueries {
     if (this.s.deleteRecord.run(key, expectedVersion).changes === 0) throw this.versionConflict(key, expectedVersion);
   }
 
-  listRecords<T>(prefix: string, page: { after?: string; limit?: number } = {}): RecordPage<T> {
+  listRecords<T>(prefix: string, page: RecordPageRequest = {}): RecordPage<T> {
     if (prefix !== '') assertKey('record prefix', prefix);
     const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
     const to = prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCodePoint(prefix.codePointAt(prefix.length - 1)! + 1);
-    const rows = this.s.listRecords.all({ from: prefix, to, after: page.after ?? '', limit }) as {
+    const rows = (
+      page.reverse
+        ? this.s.listRecordsDesc.all({ from: prefix, to, before: page.after ?? to, limit })
+        : this.s.listRecords.all({ from: prefix, to, after: page.after ?? '', limit })
+    ) as {
       key: string;
       value: string;
       version: number;
