@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
 import { DistciError, UnavailableError, type ErrorCode } from '../core/errors.js';
 
 export interface ApiClientOptions {
@@ -19,6 +20,7 @@ export interface CallOptions {
   retryUntil?: number;
   /** Extra time the server may hold the request (long polls). */
   holdMs?: number;
+  headers?: Record<string, string>;
 }
 
 /** An error answer from a frontend, carrying its stable code. */
@@ -59,11 +61,34 @@ export class ApiClient {
   }
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<{ status: number; body: T }> {
+    return this.withRetries(opts, async (server) => {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await this.send(server, method, path, headers, body === undefined ? undefined : JSON.stringify(body), opts);
+      return { status: res.statusCode, body: (await parseBody(res)) as T };
+    });
+  }
+
+  /** PUT of a stream; `body` is called again for each retry. */
+  async upload<T>(path: string, body: () => Readable, token: number, opts: CallOptions = {}): Promise<{ status: number; body: T }> {
+    return this.withRetries(opts, async (server) => {
+      const headers = { ...opts.headers, 'content-type': 'application/octet-stream', 'x-distci-token': String(token) };
+      const res = await this.send(server, 'PUT', path, headers, body(), opts);
+      return { status: res.statusCode, body: (await parseBody(res)) as T };
+    });
+  }
+
+  /** GET of a stream (a workspace, an artifact). */
+  async download(path: string, opts: CallOptions = {}): Promise<Readable> {
+    return this.withRetries(opts, async (server) => (await this.send(server, 'GET', path, { ...opts.headers }, undefined, opts)).body);
+  }
+
+  private async withRetries<T>(opts: CallOptions, attemptOnce: (server: string) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       opts.signal?.throwIfAborted();
       const server = this.servers[this.current % this.servers.length]!;
       try {
-        return await this.once<T>(server, method, path, body, opts);
+        return await attemptOnce(server);
       } catch (err) {
         if (err instanceof ApiError && !RETRYABLE_STATUS.has(err.status)) throw err;
         if (opts.signal?.aborted) throw opts.signal.reason ?? err;
@@ -78,32 +103,33 @@ export class ApiClient {
     }
   }
 
+  /** One request to one server; error statuses become ApiError (the body is consumed). */
+  private async send(
+    server: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    headers: Record<string, string>,
+    body: string | Readable | undefined,
+    opts: CallOptions,
+  ): Promise<Dispatcher.ResponseData> {
+    const timeout = this.timeoutMs + (opts.holdMs ?? 0);
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeout)]) : AbortSignal.timeout(timeout);
+    const res = await request(`${server}${path}`, { method, headers, body, dispatcher: this.agent, signal, headersTimeout: timeout, bodyTimeout: timeout });
+    if (res.statusCode >= 400) {
+      const parsed = await parseBody(res);
+      const detail = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: { code?: ErrorCode; message?: string } }).error : undefined;
+      throw new ApiError(detail?.code ?? 'internal', detail?.message ?? `HTTP ${res.statusCode} from ${server}`, res.statusCode);
+    }
+    return res;
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
 
-  private async once<T>(server: string, method: string, path: string, body: unknown, opts: CallOptions): Promise<{ status: number; body: T }> {
-    const timeout = this.timeoutMs + (opts.holdMs ?? 0);
-    const headers: Record<string, string> = {};
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeout)]) : AbortSignal.timeout(timeout);
-    const res = await request(`${server}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: this.agent,
-      signal,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    });
-    const text = await res.body.text();
-    const parsed = text.length > 0 && /json/.test(String(res.headers['content-type'] ?? '')) ? (JSON.parse(text) as unknown) : text;
-    if (res.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: ErrorCode; message?: string } } | string) ?? {};
-      const detail = typeof error === 'object' ? error.error : undefined;
-      throw new ApiError(detail?.code ?? 'internal', detail?.message ?? `HTTP ${res.statusCode} from ${server}`, res.statusCode);
-    }
-    return { status: res.statusCode, body: parsed as T };
-  }
+async function parseBody(res: Dispatcher.ResponseData): Promise<unknown> {
+  const text = await res.body.text();
+  return text.length > 0 && /json/.test(String(res.headers['content-type'] ?? '')) ? (JSON.parse(text) as unknown) : text;
 }

@@ -1,0 +1,33 @@
+/** What a build-control worker puts in a step ticket's payload; what step workers receive. */
+export interface StepPayload {
+  job: string;
+  build: number;
+  step: string;
+  /** git-checkout | execute-shell | publish-artifacts | copy-artifacts */
+  type: string;
+  /** The step's params, validated and with defaults applied. */
+  params: Record<string, unknown>;
+  /** Job env, then step env, then build parameters, then matrix values (later wins). */
+  env: Record<string, string>;
+  /** Names of the secrets the step may read (fetched at run time, never stored in tickets). */
+  secrets: string[];
+  timeoutSeconds?: number;
+  /**
+   * Workspaces of the steps this one needs, extracted in this order (later overwrite
+   * earlier). Empty for a step with no predecessors: it starts in an empty directory.
+   */
+  inputs: WorkspaceRef[];
+}
+
+export interface WorkspaceRef {
+  step: string;
+  attempt: number;
+}
+
+/** What a step worker reports in its ticket result's `data`. */
+export interface StepResultData {
+  /** The attempt whose workspace was uploaded, when the step produced one. */
+  workspace?: WorkspaceRef;
+  artifacts?: { path: string; size: number }[];
+  exitCode?: number | null;
+}
