@@ -5,6 +5,8 @@ import { loadSettings, type Settings } from '../config/settings.js';
 const FLAGS: Record<string, [keyof Settings, string]> = {
   data: ['data', '--data <dir>'],
   coordinator: ['coordinator', '--coordinator <url>'],
+  store: ['store', '--store <url>'],
+  maxUploadBytes: ['maxUploadBytes', '--max-upload-bytes <bytes>'],
   host: ['host', '--host <host>'],
   port: ['port', '--port <port>'],
   leaseTtlMs: ['leaseTtlMs', '--lease-ttl-ms <ms>'],
@@ -23,6 +25,8 @@ const FLAGS: Record<string, [keyof Settings, string]> = {
 const HELP: Partial<Record<keyof Settings, string>> = {
   data: 'where embedded state lives (DISTCI_DATA, default ./.distci)',
   coordinator: 'sqlite:PATH or zookeeper://h1:2181,.../distci (DISTCI_COORDINATOR)',
+  store: 'file:DIR or s3://BUCKET/PREFIX?endpoint=... (DISTCI_STORE, default file:$DATA/store)',
+  maxUploadBytes: 'largest workspace or artifact upload (default 4 GiB)',
   host: 'listen address (DISTCI_HOST, default 127.0.0.1)',
   port: 'listen port (DISTCI_PORT, default 8080; 0 picks a free one)',
   leaseTtlMs: 'lease time-to-live granted to workers (default 10000)',

@@ -12,6 +12,9 @@ export const SettingsSchema = Type.Object(
   {
     data: Type.String({ minLength: 1 }),
     coordinator: Type.Optional(Type.String({ pattern: '^(sqlite:|zookeeper://)' })),
+    store: Type.Optional(Type.String({ pattern: '^(file:|s3://)' })),
+    maxUploadBytes: Type.Integer({ minimum: 1024 }),
+    secrets: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }), Type.String()),
     host: Type.String({ minLength: 1 }),
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
     leaseTtlMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
@@ -50,6 +53,8 @@ export const DEFAULTS: Settings = {
   maxWaitMs: 60_000,
   sweepMs: 1_000,
   bodyLimit: 1024 * 1024,
+  maxUploadBytes: 4 * 1024 ** 3,
+  secrets: {},
   tokens: [],
   logLevel: 'info',
   server: ['http://127.0.0.1:8080'],
@@ -65,6 +70,7 @@ export const DEFAULTS: Settings = {
 export const ENV: Partial<Record<keyof Settings, string>> = {
   data: 'DISTCI_DATA',
   coordinator: 'DISTCI_COORDINATOR',
+  store: 'DISTCI_STORE',
   host: 'DISTCI_HOST',
   port: 'DISTCI_PORT',
   leaseTtlMs: 'DISTCI_LEASE_TTL_MS',

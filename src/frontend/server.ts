@@ -4,6 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordination/contract.js';
+import type { Store } from '../storage/contract.js';
+import type { SecretsProvider } from './services/secrets.js';
+import { stepIoRoutes } from './routes/step-io.js';
 import { DistciError } from '../core/errors.js';
 import { Authenticator, type Permission, type TokenConfig } from './auth.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
@@ -21,6 +24,10 @@ declare module 'fastify' {
 
 export interface FrontendOptions {
   coordinator: Coordinator;
+  store: Store;
+  secrets: SecretsProvider;
+  /** Largest workspace or artifact upload. */
+  maxUploadBytes: number;
   log: Logger;
   tokens: readonly TokenConfig[];
   leaseTtlMs: number;
@@ -52,6 +59,8 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
 
   // JSON only (job configs add YAML); a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  // Workspaces and artifacts stream through to the store; routes limit their size.
+  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
   app.addSchema(ErrorSchema);
   app.addSchema(TicketSchema);
   await app.register(swagger, {
@@ -80,7 +89,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
   );
 
-  await app.register(healthRoutes, { coordinator: options.coordinator });
+  await app.register(healthRoutes, { coordinator: options.coordinator, store: options.store });
   app.get('/metrics', { config: { permission: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
@@ -92,6 +101,13 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         metrics,
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
+      });
+      await api.register(stepIoRoutes, {
+        coordinator: options.coordinator,
+        store: options.store,
+        secrets: options.secrets,
+        maxUploadBytes: options.maxUploadBytes,
+        maxConsoleChunkBytes: 256 * 1024,
       });
       api.get('/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
     },

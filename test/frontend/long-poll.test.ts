@@ -10,6 +10,20 @@ const WAKE_LIMIT_MS = 50;
 let kindSeq = 0;
 const freshKind = (): string => `lp${++kindSeq}`;
 
+/**
+ * Five timed wake-ups after one untimed warm-up (first connections, lazy compilation).
+ * The median must be within the limit; every single one within five times it, so a loaded
+ * CI machine's scheduling hiccup does not fail the run but a polling loop would.
+ */
+async function wakeUps(claimer: TicketsApi, poster: TicketsApi, claimerUrl: string): Promise<void> {
+  await wakeUp(claimer, poster, claimerUrl, freshKind());
+  const times = [];
+  for (let i = 0; i < 5; i++) times.push(await wakeUp(claimer, poster, claimerUrl, freshKind()));
+  const shown = times.map((t) => t.toFixed(1)).join(', ');
+  assert.ok([...times].sort((a, b) => a - b)[2]! < WAKE_LIMIT_MS, `median wake-up over ${WAKE_LIMIT_MS} ms: ${shown}`);
+  assert.ok(Math.max(...times) < 5 * WAKE_LIMIT_MS, `a wake-up took over ${5 * WAKE_LIMIT_MS} ms: ${shown}`);
+}
+
 /** Parks a claim on `claimer`, posts through `poster`, returns post-to-grant milliseconds. */
 async function wakeUp(claimer: TicketsApi, poster: TicketsApi, claimerUrl: string, kind: string): Promise<number> {
   const claim = claimer.claim({ workerId: 'w', kinds: [kind], labels: [], waitMs: 20_000, claimId: `${kind}-c` });
@@ -33,9 +47,7 @@ describe('long-poll claims', () => {
   after(() => fe.close());
 
   it(`wakes a parked claim within ${WAKE_LIMIT_MS} ms of a matching post on the same frontend`, async () => {
-    const times = [];
-    for (let i = 0; i < 5; i++) times.push(await wakeUp(api, api, fe.url, freshKind()));
-    assert.ok(Math.max(...times) < WAKE_LIMIT_MS, `wake-ups took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+    await wakeUps(api, api, fe.url);
   });
 
   it('answers 204 when nothing matching arrives within waitMs, and a non-matching post does not wake it', async () => {
@@ -119,8 +131,6 @@ describe('long-poll claims across two frontend processes', () => {
     const onA = new ApiClient({ servers: [a.url] });
     const onB = new ApiClient({ servers: [b.url] });
     clients.push(onA, onB);
-    const times = [];
-    for (let i = 0; i < 5; i++) times.push(await wakeUp(new TicketsApi(onA), new TicketsApi(onB), a.url, freshKind()));
-    assert.ok(Math.max(...times) < WAKE_LIMIT_MS, `wake-ups took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+    await wakeUps(new TicketsApi(onA), new TicketsApi(onB), a.url);
   });
 });

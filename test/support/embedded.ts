@@ -7,6 +7,8 @@ import { TicketsApi } from '../../src/client/tickets-api.js';
 import { SqliteCoordinator } from '../../src/coordination/embedded/sqlite-coordinator.js';
 import type { TokenConfig } from '../../src/frontend/auth.js';
 import { buildFrontend, type Frontend, type FrontendOptions } from '../../src/frontend/server.js';
+import { ConfiguredSecrets } from '../../src/frontend/services/secrets.js';
+import { FsStore } from '../../src/storage/fs/fs-store.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -19,6 +21,7 @@ export interface TestFrontend {
   url: string;
   dir: string;
   coordinator: SqliteCoordinator;
+  store: FsStore;
   frontend: Frontend;
   api(token?: string): TicketsApi;
   close(): Promise<void>;
@@ -26,13 +29,21 @@ export interface TestFrontend {
 
 /** An in-process frontend on a fresh SQLite file, listening on a free loopback port. */
 export async function startTestFrontend(
-  options: Partial<Omit<FrontendOptions, 'coordinator' | 'log'>> & { tokens?: TokenConfig[]; dir?: string } = {},
+  options: Partial<Omit<FrontendOptions, 'coordinator' | 'log' | 'store' | 'secrets'>> & {
+    tokens?: TokenConfig[];
+    dir?: string;
+    secrets?: Record<string, string>;
+  } = {},
 ): Promise<TestFrontend> {
   const temp = options.dir ? null : await tempDir();
   const dir = options.dir ?? temp!.path;
   const coordinator = new SqliteCoordinator({ path: join(dir, 'coordinator.db') });
+  const store = new FsStore({ root: join(dir, 'store') });
   const frontend = await buildFrontend({
     coordinator,
+    store,
+    secrets: new ConfiguredSecrets(options.secrets ?? {}),
+    maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
     log: silent,
     tokens: options.tokens ?? [],
     leaseTtlMs: options.leaseTtlMs ?? 10_000,
@@ -46,6 +57,7 @@ export async function startTestFrontend(
     url,
     dir,
     coordinator,
+    store,
     frontend,
     api: (token?: string) => {
       const client = new ApiClient({ servers: [url], ...(token ? { token } : {}) });
@@ -56,6 +68,7 @@ export async function startTestFrontend(
       await Promise.all(clients.map((c) => c.close()));
       await frontend.close();
       await coordinator.close();
+      await store.close();
       await temp?.remove();
     },
   };

@@ -3,6 +3,8 @@ import { defaultCoordinatorUrl, openCoordinator } from '../../coordination/open.
 import type { Settings } from '../../config/settings.js';
 import { ConfigError } from '../../config/settings.js';
 import { buildFrontend, type Frontend } from '../../frontend/server.js';
+import { ConfiguredSecrets, secretsFromEnv } from '../../frontend/services/secrets.js';
+import { defaultStoreUrl, openStore } from '../../storage/open.js';
 import { createLogger } from '../../log.js';
 import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
 
@@ -24,8 +26,13 @@ export async function startFrontend(settings: Settings): Promise<RunningFrontend
   const log = createLogger(settings.logLevel, { component: 'frontend' });
   const coordinator = await openCoordinator(settings.coordinator ?? defaultCoordinatorUrl(settings.data));
   await coordinator.ready();
+  const store = await openStore(settings.store ?? defaultStoreUrl(settings.data));
+  await store.ready();
   const frontend = await buildFrontend({
     coordinator,
+    store,
+    secrets: new ConfiguredSecrets({ ...settings.secrets, ...secretsFromEnv(process.env) }),
+    maxUploadBytes: settings.maxUploadBytes,
     log,
     tokens: settings.tokens,
     leaseTtlMs: settings.leaseTtlMs,
@@ -34,13 +41,14 @@ export async function startFrontend(settings: Settings): Promise<RunningFrontend
     bodyLimit: settings.bodyLimit,
   });
   const url = await frontend.app.listen({ host: settings.host, port: settings.port });
-  log.info({ url, coordinator: coordinator.backend, auth: settings.tokens.length > 0 }, 'listening');
+  log.info({ url, coordinator: coordinator.backend, store: store.backend, auth: settings.tokens.length > 0 }, 'listening');
   return {
     frontend,
     url,
     close: async () => {
       await frontend.close();
       await coordinator.close();
+      await store.close();
       log.flush();
     },
   };
@@ -48,7 +56,7 @@ export async function startFrontend(settings: Settings): Promise<RunningFrontend
 
 export function frontendCommand(program: Command): void {
   const cmd = program.command('frontend').description('run a stateless HTTP frontend (start as many as you like)');
-  addSettingsFlags(cmd, ['data', 'coordinator', 'host', 'port', 'leaseTtlMs', 'sweepMs', 'bodyLimit', 'logLevel']).action(
+  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'maxUploadBytes', 'host', 'port', 'leaseTtlMs', 'sweepMs', 'bodyLimit', 'logLevel']).action(
     async (opts: Record<string, string>) => {
       const running = await startFrontend(settingsFrom(opts));
       process.stdout.write(`distci frontend listening on ${running.url}\n`);

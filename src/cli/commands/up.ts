@@ -11,7 +11,7 @@ import { startWorker } from './worker.js';
  */
 export function upCommand(program: Command): void {
   const cmd = program.command('up').description('run distci on this machine: frontend, workers of every kind, embedded state');
-  addSettingsFlags(cmd, ['data', 'coordinator', 'host', 'port', 'leaseTtlMs', 'concurrency', 'logLevel']).action(
+  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'host', 'port', 'leaseTtlMs', 'concurrency', 'logLevel']).action(
     async (opts: Record<string, string>) => {
       const settings = settingsFrom({ concurrency: '4', logLevel: 'warn', ...opts });
       const running = await startFrontend(settings);

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
+import type { Store } from '../../storage/contract.js';
 import { toDistciError } from '../errors.js';
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator; store: Store }> = async (app, { coordinator, store }) => {
   app.get(
     '/healthz',
     {
@@ -14,24 +15,25 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator 
   );
 
   const Check = Type.Object({ ok: Type.Boolean(), backend: Type.String(), error: Type.Optional(Type.String()) });
+  const Readiness = Type.Object({ ready: Type.Boolean(), coordinator: Check, store: Check });
+  const check = async (backend: string, probe: () => Promise<void>) => {
+    try {
+      await probe();
+      return { ok: true, backend };
+    } catch (err) {
+      return { ok: false, backend, error: toDistciError(err).message };
+    }
+  };
   app.get(
     '/readyz',
     {
       config: { permission: 'public' },
-      schema: {
-        summary: 'Ready to serve: the coordinator (and store) answer',
-        tags: ['health'],
-        response: { 200: Type.Object({ ready: Type.Boolean(), coordinator: Check }), 503: Type.Object({ ready: Type.Boolean(), coordinator: Check }) },
-      },
+      schema: { summary: 'Ready to serve: the coordinator and the store answer', tags: ['health'], response: { 200: Readiness, 503: Readiness } },
     },
     async (_request, reply) => {
-      try {
-        await coordinator.ready();
-        return { ready: true, coordinator: { ok: true, backend: coordinator.backend } };
-      } catch (err) {
-        const error = toDistciError(err).message;
-        return reply.code(503).send({ ready: false, coordinator: { ok: false, backend: coordinator.backend, error } });
-      }
+      const [c, s] = await Promise.all([check(coordinator.backend, () => coordinator.ready()), check(store.backend, () => store.ready())]);
+      const ready = c.ok && s.ok;
+      return reply.code(ready ? 200 : 503).send({ ready, coordinator: c, store: s });
     },
   );
 };
