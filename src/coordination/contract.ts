@@ -127,6 +127,12 @@ export interface Coordinator {
   // --- small shared state --------------------------------------------------------------
   /** Next value of a named counter, starting at 1; never repeats, never skips. */
   nextNumber(counter: string): Promise<number>;
+  /**
+   * Takes the counter's next number and creates the record `${prefix}${number padded to
+   * 10 digits}` holding `value(number)` in one atomic step: a number exists only with its
+   * record, so numbers never skip, even when the caller dies half-way.
+   */
+  createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): Promise<VersionedRecord<T> & { number: number; key: string }>;
   getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
   /**
    * Writes `value` if the record's version is `expectedVersion` (0: must not exist yet).

@@ -319,6 +319,19 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.deepEqual([...numbers].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
       });
 
+      it('creates numbered records atomically: 50 concurrent callers get 1..50, each with its record', async () => {
+        const counter = `numbered/${freshKind()}`;
+        const prefix = `${counter}/`;
+        const made = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => (i % 2 ? c : other).createNumbered(counter, prefix, (n) => ({ n }))),
+        );
+        assert.deepEqual(made.map((m) => m.number).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+        const first = await c.getRecord<{ n: number }>(`${prefix}0000000001`);
+        assert.deepEqual(first, { value: { n: 1 }, version: 1 });
+        const listed = await c.listRecords<{ n: number }>(prefix, { limit: 100 });
+        assert.deepEqual(listed.records.map((r) => r.value.n), Array.from({ length: 50 }, (_, i) => i + 1));
+      });
+
       it('compare-and-sets records so a concurrent write is never silently lost', async () => {
         const key = `jobs/${freshKind()}`;
         assert.equal(await c.getRecord(key), null);

@@ -145,6 +145,10 @@ export class SqliteCoordinator implements Coordinator {
     return this.run(() => this.state.nextNumber(counter));
   }
 
+  async createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): Promise<VersionedRecord<T> & { number: number; key: string }> {
+    return this.run(() => this.state.createNumbered(counter, prefix, value));
+  }
+
   async getRecord<T>(key: string): Promise<VersionedRecord<T> | null> {
     return this.run(() => this.state.getRecord<T>(key));
   }

@@ -44,6 +44,20 @@ export class StateQueries {
     return (this.s.next.get(counter) as { value: number }).value;
   }
 
+  createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): VersionedRecord<T> & { number: number; key: string } {
+    assertKey('counter', counter);
+    return this.db
+      .transaction(() => {
+        const number = (this.s.next.get(counter) as { value: number }).value;
+        const key = `${prefix}${String(number).padStart(10, '0')}`;
+        assertKey('record key', key);
+        const record = value(number);
+        if (this.s.createRecord.run(key, JSON.stringify(record)).changes === 0) throw this.versionConflict(key, 0);
+        return { number, key, value: record, version: 1 };
+      })
+      .immediate();
+  }
+
   getRecord<T>(key: string): VersionedRecord<T> | null {
     assertKey('record key', key);
     const row = this.s.getRecord.get(key) as { value: string; version: number } | undefined;

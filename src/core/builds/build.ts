@@ -8,6 +8,7 @@
  *   workers (compare-and-set, fenced by their lease) and by cancel requests.
  */
 import type { Outcome } from '../ticket.js';
+import type { WorkspaceRef } from './step-payload.js';
 
 export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'cancelled';
 export const BUILD_STATUSES: readonly BuildStatus[] = ['queued', 'running', 'success', 'failure', 'error', 'cancelled'];
@@ -45,8 +46,8 @@ export interface StepState {
   attempts: StepAttempt[];
   startedAt: number | null;
   finishedAt: number | null;
-  /** Store key of the workspace this step produced, when it produced one. */
-  workspace: string | null;
+  /** The workspace this step produced, when it produced one. */
+  workspace: WorkspaceRef | null;
   code?: string;
   message?: string;
 }
@@ -93,7 +94,7 @@ export function buildPrefix(job: string, number: number): string {
 }
 
 export function consoleChunkKey(job: string, number: number, step: string, attempt: number, seq: number): string {
-  return `${buildPrefix(job, number)}console/${encodeStep(step)}/${attempt}/${String(seq).padStart(8, '0')}`;
+  return `${consoleStepPrefix(job, number, step)}${String(attempt).padStart(4, '0')}/${String(seq).padStart(8, '0')}`;
 }
 
 export function workspaceKey(job: string, number: number, step: string, attempt: number): string {
@@ -107,4 +108,9 @@ export function artifactKey(job: string, number: number, path: string): string {
 /** Step names may hold matrix brackets and commas; keep store keys plain. */
 export function encodeStep(step: string): string {
   return encodeURIComponent(step).replace(/%/g, '~');
+}
+
+/** Store prefix of one step's console chunks: `<prefix><attempt:4>/<seq:8>`. */
+export function consoleStepPrefix(job: string, number: number, step: string): string {
+  return `${buildPrefix(job, number)}console/${encodeStep(step)}/`;
 }
