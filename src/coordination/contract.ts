@@ -130,9 +130,16 @@ export interface Coordinator {
   /**
    * Takes the counter's next number and creates the record `${prefix}${number padded to
    * 10 digits}` holding `value(number)` in one atomic step: a number exists only with its
-   * record, so numbers never skip, even when the caller dies half-way.
+   * record, so numbers never skip, even when the caller dies half-way. `ticket(number)`,
+   * when given, is posted in the same atomic step (a build and its first build-control
+   * ticket exist together or not at all).
    */
-  createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): Promise<VersionedRecord<T> & { number: number; key: string }>;
+  createNumbered<T>(
+    counter: string,
+    prefix: string,
+    value: (n: number) => T,
+    ticket?: (n: number) => NewTicket,
+  ): Promise<VersionedRecord<T> & { number: number; key: string }>;
   getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
   /**
    * Writes `value` if the record's version is `expectedVersion` (0: must not exist yet).

@@ -332,6 +332,18 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.deepEqual(listed.records.map((r) => r.value.n), Array.from({ length: 50 }, (_, i) => i + 1));
       });
 
+      it('posts the ticket of a numbered record in the same atomic step, or neither', async () => {
+        const kind = freshKind();
+        const counter = `numbered/${kind}`;
+        const made = await c.createNumbered(counter, `${counter}/`, (n) => ({ n }), (n) => ({ kind, payload: { n }, idempotencyKey: `${kind}-${n}` }));
+        const tickets = await other.list({ kind });
+        assert.deepEqual(tickets.map((t) => t.payload), [{ n: made.number }]);
+        await assert.rejects(c.createNumbered(counter, `${counter}/`, (n) => ({ n }), () => ({ kind: 'bad kind!' })), ValidationError);
+        assert.equal(await c.getRecord(`${counter}/0000000002`), null, 'no record without its ticket');
+        const next = await c.createNumbered(counter, `${counter}/`, (n) => ({ n }));
+        assert.equal(next.number, 2, 'the failed attempt took no number');
+      });
+
       it('compare-and-sets records so a concurrent write is never silently lost', async () => {
         const key = `jobs/${freshKind()}`;
         assert.equal(await c.getRecord(key), null);

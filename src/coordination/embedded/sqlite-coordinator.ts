@@ -145,8 +145,24 @@ export class SqliteCoordinator implements Coordinator {
     return this.run(() => this.state.nextNumber(counter));
   }
 
-  async createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): Promise<VersionedRecord<T> & { number: number; key: string }> {
-    return this.run(() => this.state.createNumbered(counter, prefix, value));
+  async createNumbered<T>(
+    counter: string,
+    prefix: string,
+    value: (n: number) => T,
+    ticket?: (n: number) => NewTicket,
+  ): Promise<VersionedRecord<T> & { number: number; key: string }> {
+    let claimable = false;
+    const created = this.run(() =>
+      this.db
+        .transaction(() => {
+          const made = this.state.createNumbered(counter, prefix, value);
+          if (ticket) claimable = this.tickets.postInTransaction(ticket(made.number)).claimable;
+          return made;
+        })
+        .immediate(),
+    );
+    if (claimable) this.bell.ring();
+    return created;
   }
 
   async getRecord<T>(key: string): Promise<VersionedRecord<T> | null> {

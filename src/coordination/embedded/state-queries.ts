@@ -44,18 +44,15 @@ export class StateQueries {
     return (this.s.next.get(counter) as { value: number }).value;
   }
 
+  /** Runs inside the caller's transaction (see SqliteCoordinator.createNumbered). */
   createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): VersionedRecord<T> & { number: number; key: string } {
     assertKey('counter', counter);
-    return this.db
-      .transaction(() => {
-        const number = (this.s.next.get(counter) as { value: number }).value;
-        const key = `${prefix}${String(number).padStart(10, '0')}`;
-        assertKey('record key', key);
-        const record = value(number);
-        if (this.s.createRecord.run(key, JSON.stringify(record)).changes === 0) throw this.versionConflict(key, 0);
-        return { number, key, value: record, version: 1 };
-      })
-      .immediate();
+    const number = (this.s.next.get(counter) as { value: number }).value;
+    const key = `${prefix}${String(number).padStart(10, '0')}`;
+    assertKey('record key', key);
+    const record = value(number);
+    if (this.s.createRecord.run(key, JSON.stringify(record)).changes === 0) throw this.versionConflict(key, 0);
+    return { number, key, value: record, version: 1 };
   }
 
   getRecord<T>(key: string): VersionedRecord<T> | null {

@@ -75,6 +75,11 @@ export class TicketQueries {
     return this.db.transaction(() => this.insert(t)).immediate();
   }
 
+  /** The same post, inside a transaction the caller runs. */
+  postInTransaction(input: NewTicket): PostOutcome & { claimable: boolean } {
+    return this.insert(normalizeNewTicket(input));
+  }
+
   /** Inside a transaction: the idempotent insert shared by post and follow-ups. */
   private insert(t: NormalizedTicket): PostOutcome & { claimable: boolean } {
     if (t.idempotencyKey !== null) {
