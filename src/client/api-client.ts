@@ -21,6 +21,8 @@ export interface CallOptions {
   /** Extra time the server may hold the request (long polls). */
   holdMs?: number;
   headers?: Record<string, string>;
+  /** Send this text as the body as it is (its content-type in `headers`). */
+  rawBody?: string;
 }
 
 /** An error answer from a frontend, carrying its stable code. */
@@ -64,7 +66,8 @@ export class ApiClient {
     return this.withRetries(opts, async (server) => {
       const headers: Record<string, string> = { ...opts.headers };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await this.send(server, method, path, headers, body === undefined ? undefined : JSON.stringify(body), opts);
+      const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+      const res = await this.send(server, method, path, headers, payload, opts);
       return { status: res.statusCode, body: (await parseBody(res)) as T };
     });
   }

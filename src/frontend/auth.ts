@@ -5,12 +5,13 @@ export type Role = 'admin' | 'user' | 'worker';
 export const ROLES: readonly Role[] = ['admin', 'user', 'worker'];
 
 /** What a route needs; `public` routes (health, OpenAPI) need no token. */
-export type Permission = 'public' | 'read' | 'tickets:post' | 'tickets:lease';
+export type Permission = 'public' | 'read' | 'tickets:post' | 'tickets:lease' | 'jobs:write' | 'builds:trigger';
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set(['read', 'tickets:post', 'tickets:lease']),
-  worker: new Set(['read', 'tickets:post', 'tickets:lease']),
-  user: new Set(['read']),
+  admin: new Set(['read', 'tickets:post', 'tickets:lease', 'jobs:write', 'builds:trigger']),
+  // Workers post step tickets, write under their leases and trigger downstream builds.
+  worker: new Set(['read', 'tickets:post', 'tickets:lease', 'builds:trigger']),
+  user: new Set(['read', 'jobs:write', 'builds:trigger']),
 };
 
 export interface TokenConfig {

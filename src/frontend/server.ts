@@ -6,9 +6,13 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../coordination/contract.js';
 import type { Store } from '../storage/contract.js';
 import type { SecretsProvider } from './services/secrets.js';
+import { buildRoutes } from './routes/builds.js';
+import { jobRoutes } from './routes/jobs.js';
 import { stepIoRoutes } from './routes/step-io.js';
+import { BuildService } from './services/builds.js';
+import { JobService } from './services/jobs.js';
 import { DistciError } from '../core/errors.js';
-import { Authenticator, type Permission, type TokenConfig } from './auth.js';
+import { Authenticator, type Identity, type Permission, type TokenConfig } from './auth.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
 import { FrontendMetrics } from './metrics.js';
@@ -19,6 +23,9 @@ import { ErrorSchema, TicketSchema } from './schemas.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+  }
+  interface FastifyRequest {
+    identity?: Identity;
   }
 }
 
@@ -78,7 +85,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
   app.addHook('onRequest', async (request) => {
     const permission = request.routeOptions.config.permission;
     if (permission === undefined) return; // unknown route: the 404 handler answers
-    auth.authorize(request.headers.authorization, permission);
+    request.identity = auth.authorize(request.headers.authorization, permission);
   });
   app.setErrorHandler((err, request, reply) => {
     const code = (err as { code?: string }).code;
@@ -102,6 +109,10 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
+      const jobs = new JobService(options.coordinator, options.store);
+      const builds = new BuildService(options.coordinator, jobs);
+      await api.register(jobRoutes, { jobs, builds });
+      await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250 });
       await api.register(stepIoRoutes, {
         coordinator: options.coordinator,
         store: options.store,

@@ -107,27 +107,29 @@ function observe(step: StepState, ticket: Ticket | undefined, now: number): void
   const current = step.attempts.find((a) => a.attempt === ticket.attempt);
   if (ticket.status === 'leased' && current) {
     current.worker = ticket.lease?.holder ?? current.worker;
-    current.startedAt ??= now;
+    // The ticket changed last when it was leased: that is when this attempt started.
+    current.startedAt ??= ticket.updatedAt;
   }
   if (ticket.status === 'pending' && current && current.outcome === null && current.startedAt !== null) lost(current, now);
   if (ticket.status !== 'done') {
     if (ticket.attempt > 0) {
       step.status = 'running';
-      step.startedAt ??= now;
+      step.startedAt ??= current?.startedAt ?? now;
     }
     return;
   }
   const result = ticket.result ?? { outcome: 'error', code: 'no_result' };
   if (current) {
     current.outcome = result.outcome;
-    current.finishedAt = now;
+    current.finishedAt = ticket.updatedAt;
+    current.startedAt ??= ticket.createdAt;
     if (result.code) current.code = result.code;
     if (result.message) current.message = result.message;
   }
   const data = (result.data ?? {}) as StepResultData;
   if (result.outcome === 'success' && data.workspace) step.workspace = data.workspace;
-  step.startedAt ??= now;
-  end(step, result.outcome, now, result.code, result.message);
+  step.startedAt ??= current?.startedAt ?? ticket.createdAt;
+  end(step, result.outcome, ticket.updatedAt, result.code, result.message);
 }
 
 function lost(attempt: StepAttempt, now: number): void {

@@ -8,6 +8,8 @@
  *   workers (compare-and-set, fenced by their lease) and by cancel requests.
  */
 import type { Outcome } from '../ticket.js';
+import type { PlannedStep } from '../jobs/matrix.js';
+import type { DownstreamTrigger } from '../jobs/types.js';
 import type { WorkspaceRef } from './step-payload.js';
 
 export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'cancelled';
@@ -65,7 +67,11 @@ export interface BuildRecord {
   /** The build must end by this time (ms since epoch), when the job has a timeout. */
   deadline: number | null;
   cancelRequested: boolean;
+  /** The planned steps at `configVersion`, as the build runs them (the build's own snapshot). */
+  plan: PlannedStep[];
   steps: StepState[];
+  /** Jobs to trigger when this build succeeds (the config's `downstream`, snapshotted). */
+  downstreamJobs: DownstreamTrigger[];
   /** Downstream builds this build triggered, `job#number`. */
   downstream: string[];
   message?: string;

@@ -1,0 +1,64 @@
+/** The tickets a build consists of: build-control tickets and one ticket per step. */
+import type { DownstreamTrigger } from '../jobs/types.js';
+import type { PlannedStep } from '../jobs/matrix.js';
+import type { NewTicket } from '../ticket.js';
+import type { BuildRecord } from './build.js';
+import type { StepPayload, WorkspaceRef } from './step-payload.js';
+
+/** Build-control tickets are short and must not starve behind step work. */
+export const BUILD_CONTROL_PRIORITY = 100;
+const BUILD_CONTROL_ATTEMPTS = 10;
+
+/** The ticket that makes a build-control worker look at a build again; `reason` keeps it unique. */
+export function buildControlTicket(job: string, number: number, reason: string): NewTicket {
+  return {
+    kind: 'build-control',
+    payload: { job, number },
+    refs: { job, build: number },
+    priority: BUILD_CONTROL_PRIORITY,
+    maxAttempts: BUILD_CONTROL_ATTEMPTS,
+    idempotencyKey: `build-control/${job}/${number}/${reason}`,
+  };
+}
+
+/**
+ * A step's ticket. Its idempotency key makes a repeated post (a resumed build-control
+ * worker) return the same ticket; its follow-up brings build-control back however the
+ * step ends — success, failure, lost worker or cancellation.
+ */
+export function stepTicket(build: BuildRecord, step: PlannedStep, now: number): NewTicket {
+  const remaining = build.deadline === null ? Infinity : Math.max(1, Math.ceil((build.deadline - now) / 1000));
+  const inputs: WorkspaceRef[] = step.needs
+    .map((name) => build.steps.find((s) => s.name === name)?.workspace)
+    .filter((w): w is WorkspaceRef => Boolean(w));
+  const payload: StepPayload = {
+    job: build.job,
+    build: build.number,
+    step: step.name,
+    type: step.type,
+    params: step.params as unknown as Record<string, unknown>,
+    env: {
+      ...step.env,
+      ...build.parameters,
+      DISTCI_JOB: build.job,
+      DISTCI_BUILD_NUMBER: String(build.number),
+      DISTCI_STEP: step.name,
+    },
+    secrets: step.secrets,
+    timeoutSeconds: Math.min(step.timeoutSeconds, remaining),
+    inputs,
+  };
+  return {
+    kind: step.type,
+    labels: step.labels,
+    payload,
+    refs: { job: build.job, build: build.number, step: step.name },
+    maxAttempts: step.maxAttempts,
+    idempotencyKey: `step/${build.job}/${build.number}/${step.name}`,
+    followUp: buildControlTicket(build.job, build.number, `after/${step.name}`),
+  };
+}
+
+export function downstreamKey(build: BuildRecord, trigger: DownstreamTrigger): string {
+  return `upstream/${build.job}/${build.number}/${trigger.job}`;
+}

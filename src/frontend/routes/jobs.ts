@@ -1,0 +1,116 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ValidationError } from '../../core/errors.js';
+import { ErrorSchema } from '../schemas.js';
+import type { BuildService } from '../services/builds.js';
+import type { JobService } from '../services/jobs.js';
+
+export const JOB_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
+export const JobParams = Type.Object({ job: Type.String({ pattern: JOB_NAME }) });
+const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Type.Ref(ErrorSchema) };
+
+/** `If-Match: 3` or `If-Match: "3"` → 3. */
+function ifMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*"?(\d{1,9})"?\s*$/.exec(header);
+  if (!m) throw new ValidationError('If-Match must be the job version you based your change on, e.g. If-Match: 3 (0: the job must not exist yet)');
+  return Number(m[1]);
+}
+
+export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: BuildService }> = async (app, { jobs, builds }) => {
+  // Job configs keep the text people wrote, so bodies arrive unparsed (this plugin only).
+  app.removeContentTypeParser('application/json');
+  for (const type of ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml']) {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  }
+
+  app.put(
+    '/jobs/:job',
+    {
+      config: { permission: 'jobs:write' },
+      schema: {
+        summary: 'Create or update a job from YAML (application/yaml) or JSON; If-Match: VERSION for compare-and-set',
+        tags: ['jobs'],
+        params: JobParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
+        response: { 200: Type.Unknown(), 201: Type.Unknown(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const format = /json/.test(request.headers['content-type'] ?? '') ? 'json' : 'yaml';
+      if (typeof request.body !== 'string' || request.body.trim() === '') {
+        throw new ValidationError('send the job config as the body: YAML (Content-Type: application/yaml) or JSON');
+      }
+      const { job, created } = await jobs.apply(request.params.job, request.body, format, ifMatch(request.headers['if-match']));
+      return reply.code(created ? 201 : 200).header('etag', `"${job.version}"`).send(job);
+    },
+  );
+
+  app.get(
+    '/jobs',
+    {
+      config: { permission: 'read' },
+      schema: {
+        summary: 'List jobs by name with their last build; q searches names and descriptions',
+        tags: ['jobs'],
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.String({ pattern: JOB_NAME })),
+            limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,2}|1000)$' })),
+            q: Type.Optional(Type.String({ maxLength: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Unknown(), 400: Type.Ref(ErrorSchema) },
+      },
+    },
+    async (request) => {
+      const page = await jobs.list({ ...request.query, limit: Number(request.query.limit ?? 100) });
+      const summaries = await Promise.all(
+        page.jobs.map(async (job) => {
+          const last = (await builds.list(job.id, { limit: 1 })).builds[0];
+          return {
+            id: job.id,
+            version: job.version,
+            description: job.config.description,
+            steps: job.config.steps.length,
+            updatedAt: job.updatedAt,
+            lastBuild: last ? { number: last.number, status: last.status, createdAt: last.createdAt, finishedAt: last.finishedAt } : null,
+          };
+        }),
+      );
+      return { jobs: summaries, next: page.next };
+    },
+  );
+
+  app.get(
+    '/jobs/:job',
+    {
+      config: { permission: 'read' },
+      schema: {
+        summary: 'Show a job: its current config, or ?version=N with the text as applied',
+        tags: ['jobs'],
+        params: JobParams,
+        querystring: Type.Object({ version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}$' })) }, { additionalProperties: false }),
+        response: { 200: Type.Unknown(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      if (request.query.version) return jobs.version(request.params.job, Number(request.query.version));
+      const job = await jobs.get(request.params.job);
+      return reply.header('etag', `"${job.version}"`).send(job);
+    },
+  );
+
+  app.delete(
+    '/jobs/:job',
+    {
+      config: { permission: 'jobs:write' },
+      schema: { summary: 'Delete a job (its builds stay readable)', tags: ['jobs'], params: JobParams, response: { 204: Type.Null(), ...errors } },
+    },
+    async (request, reply) => {
+      await jobs.delete(request.params.job);
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import type { Coordinator, Fence } from '../../coordination/contract.js';
+import { initialSteps } from '../../core/builds/advance.js';
+import { buildCounter, buildKey, isFinal, type BuildRecord, type BuildTrigger } from '../../core/builds/build.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { expandSteps } from '../../core/jobs/matrix.js';
+import type { JobConfig } from '../../core/jobs/types.js';
+import { buildControlTicket } from '../../core/builds/tickets.js';
+import type { JobService } from './jobs.js';
+
+export interface TriggerRequest {
+  trigger: BuildTrigger;
+  parameters?: Record<string, string>;
+  /** A retry with the same key returns the build the first request made. */
+  idempotencyKey?: string;
+}
+
+export interface VersionedBuild {
+  build: BuildRecord;
+  version: number;
+}
+
+export class BuildService {
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly jobs: JobService,
+  ) {}
+
+  /**
+   * Numbers the build, records it and posts its first build-control ticket, all in one
+   * atomic coordinator step: no gap, no duplicate, no build without a ticket.
+   */
+  async trigger(job: string, request: TriggerRequest): Promise<{ build: BuildRecord; created: boolean }> {
+    const record = await this.jobs.get(job);
+    const parameters = resolveParameters(record.config, request.parameters ?? {});
+    const keyRecord = request.idempotencyKey ? `build-keys/${job}/${digest(request.idempotencyKey)}` : null;
+    if (keyRecord) {
+      const earlier = await this.coordinator.getRecord<{ number: number }>(keyRecord);
+      if (earlier) return { build: (await this.get(job, earlier.value.number)).build, created: false };
+    }
+    const plan = expandSteps(record.config);
+    const now = Date.now();
+    const made = await this.coordinator.createNumbered<BuildRecord>(
+      buildCounter(job),
+      `builds/${job}/`,
+      (number) => ({
+        job,
+        number,
+        status: 'queued',
+        configVersion: record.version,
+        trigger: request.trigger,
+        parameters,
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        deadline: now + record.config.timeoutSeconds * 1000,
+        cancelRequested: false,
+        plan,
+        steps: initialSteps(plan),
+        downstreamJobs: record.config.downstream,
+        downstream: [],
+      }),
+      (number) => buildControlTicket(job, number, 'start'),
+    );
+    if (keyRecord) {
+      try {
+        await this.coordinator.putRecord(keyRecord, { number: made.number }, 0);
+      } catch (err) {
+        // Two requests with one key raced; both builds exist, the first recorded one is the answer.
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+    return { build: made.value, created: true };
+  }
+
+  async get(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
+    if (number === 'lastSuccessful') return this.lastSuccessful(job);
+    const record = await this.coordinator.getRecord<BuildRecord>(buildKey(job, number));
+    if (!record) throw new NotFoundError('build', `${job}#${number}`);
+    return { build: record.value, version: record.version };
+  }
+
+  /** Newest first. `before` is the number to continue below. */
+  async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
+    const limit = page.limit ?? 50;
+    const result = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, {
+      reverse: true,
+      limit,
+      ...(page.before ? { after: buildKey(job, page.before) } : {}),
+    });
+    const builds = result.records.map((r) => r.value);
+    return { builds, next: result.next ? (builds.at(-1)?.number ?? null) : null };
+  }
+
+  /** Flags the build and wakes a build-control worker, which stops its steps. */
+  async cancel(job: string, number: number): Promise<BuildRecord> {
+    for (;;) {
+      const { build, version } = await this.get(job, number);
+      if (isFinal(build.status) || build.cancelRequested) return build;
+      try {
+        await this.coordinator.putRecord(buildKey(job, number), { ...build, cancelRequested: true }, version);
+      } catch (err) {
+        if (err instanceof ConflictError) continue;
+        throw err;
+      }
+      await this.coordinator.post(buildControlTicket(job, number, 'cancel'));
+      return { ...build, cancelRequested: true };
+    }
+  }
+
+  /** The build-control worker's write: compare-and-set, fenced by its lease. */
+  async writeState(job: string, number: number, expectedVersion: number, build: BuildRecord, fence: Fence): Promise<number> {
+    if (build.job !== job || build.number !== number) {
+      throw new ValidationError(`the state written for ${job}#${number} is of ${build.job}#${build.number}`);
+    }
+    const current = await this.get(job, number);
+    // Cancellation is the one field others may set; a stale copy must not clear it.
+    const next = { ...build, cancelRequested: build.cancelRequested || current.build.cancelRequested };
+    return (await this.coordinator.putRecord(buildKey(job, number), next, expectedVersion, fence)).version;
+  }
+
+  private async lastSuccessful(job: string): Promise<VersionedBuild> {
+    let before: number | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await this.list(job, { limit: 100, ...(before ? { before } : {}) });
+      const found = page.builds.find((b) => b.status === 'success');
+      if (found) return this.get(job, found.number);
+      if (page.next === null) break;
+      before = page.next;
+    }
+    throw new NotFoundError('successful build of job', job);
+  }
+}
+
+function resolveParameters(config: JobConfig, given: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const unknown = Object.keys(given).filter((k) => !(k in config.parameters));
+  if (unknown.length > 0) {
+    const known = Object.keys(config.parameters);
+    throw new ValidationError(`parameters.${unknown[0]}: not a parameter of this job (${known.length ? `it has: ${known.join(', ')}` : 'it has none'})`);
+  }
+  for (const [name, spec] of Object.entries(config.parameters)) {
+    const value = given[name] ?? spec.default;
+    if (value === undefined) throw new ValidationError(`parameters.${name}: required (${spec.description || 'no default'})`);
+    out[name] = value;
+  }
+  return out;
+}
+
+const digest = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 32);

@@ -1,0 +1,112 @@
+import type { Coordinator } from '../../coordination/contract.js';
+import { jobKey } from '../../core/builds/build.js';
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { parseJobConfig } from '../../core/jobs/job-config.js';
+import type { JobConfig } from '../../core/jobs/types.js';
+import type { Store } from '../../storage/contract.js';
+
+export interface JobRecord {
+  id: string;
+  version: number;
+  config: JobConfig;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface JobVersion {
+  id: string;
+  version: number;
+  config: JobConfig;
+  /** The text as applied, so `show` gives back what people wrote. */
+  source: string;
+  format: 'yaml' | 'json';
+  appliedAt: number;
+}
+
+const versionKey = (job: string, version: number): string => `jobs/${job}/versions/${String(version).padStart(8, '0')}.json`;
+
+/**
+ * Job configs: the current version lives in a coordinator record (compare-and-set, so a
+ * concurrent update is never silently lost); every version is also kept in the store.
+ */
+export class JobService {
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly store: Store,
+  ) {}
+
+  /**
+   * Validates and stores a new version. With `expectedVersion` (HTTP If-Match) the write
+   * fails with a conflict unless the job is at that version (0: must not exist yet).
+   */
+  async apply(name: string, text: string, format: 'yaml' | 'json', expectedVersion?: number): Promise<{ job: JobRecord; created: boolean }> {
+    const config = parseJobConfig(text, format, name);
+    for (;;) {
+      const current = await this.coordinator.getRecord<JobRecord>(jobKey(name));
+      const currentVersion = current?.value.version ?? 0;
+      if (expectedVersion !== undefined && expectedVersion !== currentVersion) {
+        throw new ConflictError(`job '${name}' is at version ${currentVersion}, not ${expectedVersion}: someone changed it; fetch it again and reapply`, {
+          job: name,
+          version: currentVersion,
+        });
+      }
+      const now = Date.now();
+      const job: JobRecord = { id: name, version: currentVersion + 1, config, createdAt: current?.value.createdAt ?? now, updatedAt: now };
+      try {
+        await this.coordinator.putRecord(jobKey(name), job, current?.version ?? 0);
+      } catch (err) {
+        // Someone else applied meanwhile: with If-Match that is the caller's conflict; without it, apply on top.
+        if (err instanceof ConflictError && expectedVersion === undefined) continue;
+        throw err;
+      }
+      const history: JobVersion = { id: name, version: job.version, config, source: text, format, appliedAt: now };
+      await this.store.put(versionKey(name, job.version), JSON.stringify(history), { ifNoneMatch: true, contentType: 'application/json' }).catch((err) => {
+        // A rerun after a crash between the two writes finds it written: fine.
+        if (!(err instanceof ConflictError)) throw err;
+      });
+      return { job, created: current === null };
+    }
+  }
+
+  async get(name: string): Promise<JobRecord> {
+    const record = await this.coordinator.getRecord<JobRecord>(jobKey(name));
+    if (!record) throw new NotFoundError('job', name);
+    return record.value;
+  }
+
+  async version(name: string, version: number): Promise<JobVersion> {
+    try {
+      return JSON.parse((await this.store.getBuffer(versionKey(name, version))).toString('utf8')) as JobVersion;
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError('job version', `${name}@${version}`);
+      throw err;
+    }
+  }
+
+  async list(page: { after?: string; limit?: number; q?: string }): Promise<{ jobs: JobRecord[]; next: string | null }> {
+    const limit = page.limit ?? 100;
+    const jobs: JobRecord[] = [];
+    let after = page.after ? jobKey(page.after) : undefined;
+    // Search filters pages of records until the page is full or the jobs run out.
+    for (;;) {
+      const batch = await this.coordinator.listRecords<JobRecord>('jobs/', { ...(after ? { after } : {}), limit: page.q ? 1000 : limit });
+      for (const r of batch.records) {
+        if (!page.q || matches(r.value, page.q)) jobs.push(r.value);
+        if (jobs.length === limit) return { jobs, next: r.value.id };
+      }
+      if (!batch.next) return { jobs, next: null };
+      after = batch.next;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const record = await this.coordinator.getRecord<JobRecord>(jobKey(name));
+    if (!record) throw new NotFoundError('job', name);
+    await this.coordinator.deleteRecord(jobKey(name), record.version);
+  }
+}
+
+function matches(job: JobRecord, q: string): boolean {
+  const needle = q.toLowerCase();
+  return job.id.toLowerCase().includes(needle) || job.config.description.toLowerCase().includes(needle);
+}

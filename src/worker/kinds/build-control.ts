@@ -1,0 +1,75 @@
+import { isDeepStrictEqual } from 'node:util';
+import { ApiError } from '../../client/api-client.js';
+import type { BuildsApi } from '../../client/builds-api.js';
+import type { TicketsApi } from '../../client/tickets-api.js';
+import { advance } from '../../core/builds/advance.js';
+import { FINAL_STEP_STATUSES, isFinal, type BuildRecord } from '../../core/builds/build.js';
+import { downstreamKey, stepTicket } from '../../core/builds/tickets.js';
+import type { Ticket, TicketResult } from '../../core/ticket.js';
+import type { TicketContext, TicketHandler } from '../runtime.js';
+
+const MAX_ROUNDS = 50;
+
+/**
+ * The build-control kind: one short ticket per event of a build (start, a step ended,
+ * cancel). It reads the build record, lets the pure state machine decide, posts the
+ * tickets of steps that became ready (idempotently), triggers downstream jobs when the
+ * build succeeded, and writes the record back with compare-and-set under its lease. A
+ * conflict means another build-control worker moved the build meanwhile: read and retry.
+ * Any step of this can be repeated by a worker that takes over the ticket, because every
+ * post and trigger carries an idempotency key and the state machine is deterministic.
+ */
+export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): TicketHandler {
+  return async (ctx: TicketContext): Promise<TicketResult> => {
+    const { job, number } = ctx.ticket.payload as { job: string; number: number };
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      ctx.signal.throwIfAborted();
+      const { version, ...build } = await deps.builds.getBuild(job, number, { signal: ctx.signal });
+      if (isFinal(build.status)) return { outcome: 'success', data: { status: build.status } };
+      const next = await step(deps, ctx, build);
+      if (isDeepStrictEqual(next, build)) return { outcome: 'success', data: { status: build.status, changed: false } };
+      try {
+        await deps.builds.writeState(next, version, { ticketId: ctx.ticket.id, token: ctx.token }, { signal: ctx.signal });
+        ctx.log.info({ job, number, status: next.status }, 'build advanced');
+        return { outcome: 'success', data: { status: next.status } };
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'conflict') continue;
+        throw err;
+      }
+    }
+    return { outcome: 'error', code: 'contention', message: `build ${job}#${number} kept changing under ${MAX_ROUNDS} attempts to advance it` };
+  };
+}
+
+/** One advance with its I/O: read step tickets, post ready ones, cancel, trigger downstream. */
+async function step(deps: { builds: BuildsApi; tickets: TicketsApi }, ctx: TicketContext, build: BuildRecord): Promise<BuildRecord> {
+  const opts = { signal: ctx.signal };
+  const tickets = new Map<string, Ticket>();
+  for (const s of build.steps) {
+    if (s.ticketId && !FINAL_STEP_STATUSES.has(s.status)) tickets.set(s.ticketId, await deps.tickets.get(s.ticketId, opts));
+  }
+  const now = Date.now();
+  const out = advance(build, tickets, now);
+  for (const name of out.start) {
+    const plan = out.build.plan.find((p) => p.name === name)!;
+    const { ticket } = await deps.tickets.post(stepTicket(out.build, plan, now), opts);
+    out.build.steps.find((s) => s.name === name)!.ticketId = ticket.id;
+  }
+  for (const id of out.cancel) await deps.tickets.cancel(id, opts);
+  if (out.finished && out.build.status === 'success') {
+    for (const trigger of out.build.downstreamJobs) {
+      try {
+        const { build: triggered } = await deps.builds.trigger(
+          trigger.job,
+          { parameters: trigger.parameters, idempotencyKey: downstreamKey(out.build, trigger), cause: { kind: 'upstream', job: build.job, number: build.number } },
+          opts,
+        );
+        out.build.downstream.push(`${trigger.job}#${triggered.number}`);
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status >= 500) throw err;
+        out.build.downstream.push(`${trigger.job}: not triggered (${err.code}: ${err.message})`);
+      }
+    }
+  }
+  return out.build;
+}
