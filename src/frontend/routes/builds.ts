@@ -233,6 +233,6 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
 
 /** A build without its plan, for lists. */
 function summary(build: BuildRecord) {
-  const { plan: _plan, ...rest } = build;
+  const { plan, ...rest } = build;
   return rest;
 }
