@@ -5,7 +5,8 @@ import { artifactKey, buildPrefix, workspaceKey, type BuildRecord } from '../../
 import type { Store } from '../../storage/contract.js';
 import { ErrorSchema } from '../schemas.js';
 import type { BuildService } from '../services/builds.js';
-import { ConsoleReader, renderText } from '../services/console.js';
+import { renderText } from '../../core/builds/console-events.js';
+import { ConsoleReader } from '../services/console.js';
 import { assertRelativePath } from '../services/paths.js';
 import { JOB_NAME } from './jobs.js';
 

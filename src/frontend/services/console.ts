@@ -1,18 +1,6 @@
 import { consoleStepPrefix, isFinal, type BuildRecord, type StepState } from '../../core/builds/build.js';
+import type { ConsoleEvent } from '../../core/builds/console-events.js';
 import type { Store } from '../../storage/contract.js';
-
-export interface ConsoleChunk {
-  step: string;
-  attempt: number;
-  seq: number;
-  text: string;
-}
-
-export type ConsoleEvent =
-  | { type: 'chunk'; chunk: ConsoleChunk }
-  | { type: 'step'; step: string; status: StepState['status']; attempt: number; code?: string; message?: string }
-  | { type: 'lost'; step: string; attempt: number; message: string }
-  | { type: 'end'; status: BuildRecord['status']; message?: string };
 
 /** `0001/00000003` → attempt 1, seq 3. */
 function parseChunkKey(prefix: string, key: string): { attempt: number; seq: number } | null {
@@ -81,27 +69,5 @@ export class ConsoleReader {
     }
     if (after) this.cursors.set(step.name, after);
     return events;
-  }
-}
-
-/** Plain-text rendering of console events, as `GET .../console` and the CLI show them. */
-export function renderText(event: ConsoleEvent, state: { step?: string; attempt?: number }): string {
-  switch (event.type) {
-    case 'chunk': {
-      const { step, attempt, text } = event.chunk;
-      let header = '';
-      if (state.step !== step || state.attempt !== attempt) {
-        header = `── ${step} · attempt ${attempt} ──\n`;
-        state.step = step;
-        state.attempt = attempt;
-      }
-      return header + text;
-    }
-    case 'lost':
-      return `\n✖ ${event.step}: attempt ${event.attempt} lost — ${event.message}\n`;
-    case 'step':
-      return `── ${event.step}: ${event.status}${event.code && event.status !== 'success' ? ` (${event.code}${event.message ? `: ${event.message}` : ''})` : ''} ──\n`;
-    case 'end':
-      return `── build ${event.status}${event.message ? `: ${event.message}` : ''} ──\n`;
   }
 }
