@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { DistciError } from '../core/errors.js';
 import { ConfigError } from '../config/settings.js';
+import { buildCommand } from './commands/builds.js';
 import { frontendCommand } from './commands/frontend.js';
+import { jobCommand } from './commands/jobs.js';
 import { ticketsCommand } from './commands/tickets.js';
 import { upCommand } from './commands/up.js';
 import { workerCommand } from './commands/worker.js';
@@ -14,6 +16,8 @@ const program = new Command('distci')
 upCommand(program);
 frontendCommand(program);
 workerCommand(program);
+jobCommand(program);
+buildCommand(program);
 ticketsCommand(program);
 
 try {

@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { ApiClient } from '../../client/api-client.js';
-import { TicketsApi } from '../../client/tickets-api.js';
+import type { TicketsApi } from '../../client/tickets-api.js';
 import { ConfigError } from '../../config/settings.js';
 import type { Ticket, TicketStatus } from '../../core/ticket.js';
-import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
+import { clients, printJson as print } from '../client.js';
+import { addSettingsFlags } from '../settings-flags.js';
 
 function api(opts: Record<string, string>): TicketsApi {
-  const settings = settingsFrom(opts);
-  // People get a quick answer: retry other frontends for a few seconds, then report.
-  return new TicketsApi(new ApiClient({ servers: settings.server, timeoutMs: 10_000, ...(settings.token ? { token: settings.token } : {}) }));
+  return clients(opts).tickets;
 }
 
 const retry = { retryUntil: Date.now() + 10_000 };
-const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function row(t: Ticket): string {
   const lease = t.lease ? `${t.lease.holder}#${t.lease.token}` : '-';

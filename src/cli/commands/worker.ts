@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../../client/api-client.js';
+import { StepApi } from '../../client/step-api.js';
 import { TicketsApi } from '../../client/tickets-api.js';
 import { ConfigError, type Settings } from '../../config/settings.js';
 import { createLogger } from '../../log.js';
-import { builtinKinds } from '../../worker/kinds/index.js';
+import { builtinKinds, type KindsOptions } from '../../worker/kinds/index.js';
 import { Worker, type TicketHandler } from '../../worker/runtime.js';
 import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
 
 /** Picks the handlers for `--kinds` (all built-in kinds when none are named). */
-export function selectHandlers(kinds: string[]): Record<string, TicketHandler> {
-  const all = builtinKinds();
+export function selectHandlers(kinds: string[], options: KindsOptions): Record<string, TicketHandler> {
+  const all = builtinKinds(options);
   if (kinds.length === 0) return all;
   const chosen: Record<string, TicketHandler> = {};
   for (const kind of kinds) {
@@ -23,17 +24,18 @@ export function selectHandlers(kinds: string[]): Record<string, TicketHandler> {
 export function startWorker(settings: Settings): { worker: Worker; client: ApiClient } {
   const log = createLogger(settings.logLevel, { component: 'worker', workerId: settings.workerId });
   const client = new ApiClient({ servers: settings.server, ...(settings.token ? { token: settings.token } : {}) });
+  const handlers = selectHandlers(settings.kinds, { api: new StepApi(client), log });
   const worker = new Worker({
     api: new TicketsApi(client),
     workerId: settings.workerId,
-    handlers: selectHandlers(settings.kinds),
+    handlers,
     labels: settings.labels,
     concurrency: settings.concurrency,
     claimWaitMs: settings.claimWaitMs,
     log,
   });
   worker.start();
-  log.info({ kinds: Object.keys(selectHandlers(settings.kinds)), servers: settings.server, concurrency: settings.concurrency }, 'worker started');
+  log.info({ kinds: Object.keys(handlers), servers: settings.server, concurrency: settings.concurrency }, 'worker started');
   return { worker, client };
 }
 
