@@ -130,15 +130,16 @@ export interface Coordinator {
   /**
    * Takes the counter's next number and creates the record `${prefix}${number padded to
    * 10 digits}` holding `value(number)` in one atomic step: a number exists only with its
-   * record, so numbers never skip, even when the caller dies half-way. `ticket(number)`,
-   * when given, is posted in the same atomic step (a build and its first build-control
-   * ticket exist together or not at all).
+   * record, so numbers never skip, even when the caller dies half-way. In the same step:
+   * `ticket(number)` is posted, and `uniqueKey` is created holding `{number}` — when that
+   * key exists already, nothing happens and ConflictError names the number it holds
+   * (`details.number`): an idempotent create.
    */
   createNumbered<T>(
     counter: string,
     prefix: string,
     value: (n: number) => T,
-    ticket?: (n: number) => NewTicket,
+    also?: { ticket?: (n: number) => NewTicket; uniqueKey?: string },
   ): Promise<VersionedRecord<T> & { number: number; key: string }>;
   getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
   /**

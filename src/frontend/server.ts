@@ -10,6 +10,7 @@ import { buildRoutes } from './routes/builds.js';
 import { jobRoutes } from './routes/jobs.js';
 import { stepIoRoutes } from './routes/step-io.js';
 import { BuildService } from './services/builds.js';
+import { CronScheduler } from './services/cron.js';
 import { JobService } from './services/jobs.js';
 import { DistciError } from '../core/errors.js';
 import { Authenticator, type Identity, type Permission, type TokenConfig } from './auth.js';
@@ -41,9 +42,13 @@ export interface FrontendOptions {
   maxWaitMs: number;
   sweepMs: number;
   bodyLimit: number;
+  /** How often this frontend looks for due cron ticks (0: never). */
+  cronIntervalMs?: number;
+  now?: () => number;
 }
 
 export interface Frontend {
+  cron: CronScheduler;
   app: FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
   dispatcher: ClaimDispatcher;
   close(): Promise<void>;
@@ -96,6 +101,13 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
   );
 
+  const jobs = new JobService(options.coordinator, options.store);
+  const builds = new BuildService(options.coordinator, jobs);
+  const cron = new CronScheduler(options.coordinator, builds, {
+    intervalMs: options.cronIntervalMs ?? 1000,
+    log: options.log,
+    ...(options.now ? { now: options.now } : {}),
+  });
   await app.register(healthRoutes, { coordinator: options.coordinator, store: options.store });
   app.get('/metrics', { config: { permission: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
@@ -109,8 +121,6 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
-      const jobs = new JobService(options.coordinator, options.store);
-      const builds = new BuildService(options.coordinator, jobs);
       await api.register(jobRoutes, { jobs, builds });
       await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250 });
       await api.register(stepIoRoutes, {
@@ -127,10 +137,13 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
 
   await app.ready();
   dispatcher.start();
+  if ((options.cronIntervalMs ?? 1000) > 0) cron.start();
   return {
     app,
     dispatcher,
+    cron,
     close: async () => {
+      await cron.stop();
       await dispatcher.stop();
       await app.close();
     },

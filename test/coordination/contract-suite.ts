@@ -335,13 +335,31 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
       it('posts the ticket of a numbered record in the same atomic step, or neither', async () => {
         const kind = freshKind();
         const counter = `numbered/${kind}`;
-        const made = await c.createNumbered(counter, `${counter}/`, (n) => ({ n }), (n) => ({ kind, payload: { n }, idempotencyKey: `${kind}-${n}` }));
+        const made = await c.createNumbered(counter, `${counter}/`, (n) => ({ n }), {
+          ticket: (n) => ({ kind, payload: { n }, idempotencyKey: `${kind}-${n}` }),
+        });
         const tickets = await other.list({ kind });
         assert.deepEqual(tickets.map((t) => t.payload), [{ n: made.number }]);
-        await assert.rejects(c.createNumbered(counter, `${counter}/`, (n) => ({ n }), () => ({ kind: 'bad kind!' })), ValidationError);
+        await assert.rejects(c.createNumbered(counter, `${counter}/`, (n) => ({ n }), { ticket: () => ({ kind: 'bad kind!' }) }), ValidationError);
         assert.equal(await c.getRecord(`${counter}/0000000002`), null, 'no record without its ticket');
         const next = await c.createNumbered(counter, `${counter}/`, (n) => ({ n }));
         assert.equal(next.number, 2, 'the failed attempt took no number');
+      });
+
+      it('creates a numbered record once per unique key, even when 20 callers race with it', async () => {
+        const counter = `unique/${freshKind()}`;
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? c : other).createNumbered(counter, `${counter}/`, (n) => ({ n }), { uniqueKey: `${counter}-key/tick-1` })),
+        );
+        const made = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(made.length, 1);
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            assert.ok(r.reason instanceof ConflictError);
+            assert.equal((r.reason as ConflictError).details.number, 1);
+          }
+        }
+        assert.equal((await c.listRecords(`${counter}/`)).records.length, 1);
       });
 
       it('compare-and-sets records so a concurrent write is never silently lost', async () => {

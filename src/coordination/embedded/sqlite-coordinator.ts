@@ -149,14 +149,14 @@ export class SqliteCoordinator implements Coordinator {
     counter: string,
     prefix: string,
     value: (n: number) => T,
-    ticket?: (n: number) => NewTicket,
+    also: { ticket?: (n: number) => NewTicket; uniqueKey?: string } = {},
   ): Promise<VersionedRecord<T> & { number: number; key: string }> {
     let claimable = false;
     const created = this.run(() =>
       this.db
         .transaction(() => {
-          const made = this.state.createNumbered(counter, prefix, value);
-          if (ticket) claimable = this.tickets.postInTransaction(ticket(made.number)).claimable;
+          const made = this.state.createNumbered(counter, prefix, value, also.uniqueKey);
+          if (also.ticket) claimable = this.tickets.postInTransaction(also.ticket(made.number)).claimable;
           return made;
         })
         .immediate(),

@@ -45,13 +45,22 @@ export class StateQueries {
   }
 
   /** Runs inside the caller's transaction (see SqliteCoordinator.createNumbered). */
-  createNumbered<T>(counter: string, prefix: string, value: (n: number) => T): VersionedRecord<T> & { number: number; key: string } {
+  createNumbered<T>(counter: string, prefix: string, value: (n: number) => T, uniqueKey?: string): VersionedRecord<T> & { number: number; key: string } {
     assertKey('counter', counter);
+    if (uniqueKey !== undefined) {
+      assertKey('record key', uniqueKey);
+      const taken = this.s.getRecord.get(uniqueKey) as { value: string } | undefined;
+      if (taken) {
+        const { number } = JSON.parse(taken.value) as { number: number };
+        throw new ConflictError(`'${uniqueKey}' already made number ${number}`, { key: uniqueKey, number });
+      }
+    }
     const number = (this.s.next.get(counter) as { value: number }).value;
     const key = `${prefix}${String(number).padStart(10, '0')}`;
     assertKey('record key', key);
     const record = value(number);
     if (this.s.createRecord.run(key, JSON.stringify(record)).changes === 0) throw this.versionConflict(key, 0);
+    if (uniqueKey !== undefined) this.s.createRecord.run(uniqueKey, JSON.stringify({ number }));
     return { number, key, value: record, version: 1 };
   }
 

@@ -33,44 +33,41 @@ export class BuildService {
   async trigger(job: string, request: TriggerRequest): Promise<{ build: BuildRecord; created: boolean }> {
     const record = await this.jobs.get(job);
     const parameters = resolveParameters(record.config, request.parameters ?? {});
-    const keyRecord = request.idempotencyKey ? `build-keys/${job}/${digest(request.idempotencyKey)}` : null;
-    if (keyRecord) {
-      const earlier = await this.coordinator.getRecord<{ number: number }>(keyRecord);
-      if (earlier) return { build: (await this.get(job, earlier.value.number)).build, created: false };
-    }
     const plan = expandSteps(record.config);
     const now = Date.now();
-    const made = await this.coordinator.createNumbered<BuildRecord>(
-      buildCounter(job),
-      `builds/${job}/`,
-      (number) => ({
-        job,
-        number,
-        status: 'queued',
-        configVersion: record.version,
-        trigger: request.trigger,
-        parameters,
-        createdAt: now,
-        startedAt: null,
-        finishedAt: null,
-        deadline: now + record.config.timeoutSeconds * 1000,
-        cancelRequested: false,
-        plan,
-        steps: initialSteps(plan),
-        downstreamJobs: record.config.downstream,
-        downstream: [],
-      }),
-      (number) => buildControlTicket(job, number, 'start'),
-    );
-    if (keyRecord) {
-      try {
-        await this.coordinator.putRecord(keyRecord, { number: made.number }, 0);
-      } catch (err) {
-        // Two requests with one key raced; both builds exist, the first recorded one is the answer.
-        if (!(err instanceof ConflictError)) throw err;
-      }
+    try {
+      const made = await this.coordinator.createNumbered<BuildRecord>(
+        buildCounter(job),
+        `builds/${job}/`,
+        (number) => ({
+          job,
+          number,
+          status: 'queued',
+          configVersion: record.version,
+          trigger: request.trigger,
+          parameters,
+          createdAt: now,
+          startedAt: null,
+          finishedAt: null,
+          deadline: now + record.config.timeoutSeconds * 1000,
+          cancelRequested: false,
+          plan,
+          steps: initialSteps(plan),
+          downstreamJobs: record.config.downstream,
+          downstream: [],
+        }),
+        {
+          ticket: (number) => buildControlTicket(job, number, 'start'),
+          ...(request.idempotencyKey ? { uniqueKey: `build-keys/${job}/${digest(request.idempotencyKey)}` } : {}),
+        },
+      );
+      return { build: made.value, created: true };
+    } catch (err) {
+      // The same idempotency key made a build before: that build is the answer.
+      const number = err instanceof ConflictError ? err.details.number : undefined;
+      if (typeof number === 'number') return { build: (await this.get(job, number)).build, created: false };
+      throw err;
     }
-    return { build: made.value, created: true };
   }
 
   async get(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { parseJobConfig } from '../../core/jobs/job-config.js';
 import type { JobConfig } from '../../core/jobs/types.js';
 import type { Store } from '../../storage/contract.js';
+import { cronKey, type CronEntry } from './cron.js';
 
 export interface JobRecord {
   id: string;
@@ -60,6 +61,7 @@ export class JobService {
         throw err;
       }
       const history: JobVersion = { id: name, version: job.version, config, source: text, format, appliedAt: now };
+      await this.schedule(name, config, now);
       await this.store.put(versionKey(name, job.version), JSON.stringify(history), { ifNoneMatch: true, contentType: 'application/json' }).catch((err) => {
         // A rerun after a crash between the two writes finds it written: fine.
         if (!(err instanceof ConflictError)) throw err;
@@ -103,6 +105,25 @@ export class JobService {
     const record = await this.coordinator.getRecord<JobRecord>(jobKey(name));
     if (!record) throw new NotFoundError('job', name);
     await this.coordinator.deleteRecord(jobKey(name), record.version);
+    await this.schedule(name, null, Date.now());
+  }
+
+  /** Keeps `cron/<job>` in step with the job's cron trigger; an unchanged schedule keeps its last tick. */
+  private async schedule(name: string, config: JobConfig | null, now: number): Promise<void> {
+    const cron = config?.triggers.cron;
+    for (;;) {
+      const current = await this.coordinator.getRecord<CronEntry>(cronKey(name));
+      try {
+        if (!cron) {
+          if (current) await this.coordinator.deleteRecord(cronKey(name), current.version);
+        } else if (current?.value.cron !== cron) {
+          await this.coordinator.putRecord<CronEntry>(cronKey(name), { job: name, cron, lastTick: now }, current?.version ?? 0);
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
   }
 }
 
