@@ -101,7 +101,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
   );
 
-  const jobs = new JobService(options.coordinator, options.store);
+  const jobs = new JobService(options.coordinator, options.store, options.now);
   const builds = new BuildService(options.coordinator, jobs);
   const cron = new CronScheduler(options.coordinator, builds, {
     intervalMs: options.cronIntervalMs ?? 1000,

@@ -50,6 +50,8 @@ export async function startTestFrontend(
     maxWaitMs: options.maxWaitMs ?? 60_000,
     sweepMs: options.sweepMs ?? 100,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    cronIntervalMs: options.cronIntervalMs ?? 0,
+    ...(options.now ? { now: options.now } : {}),
   });
   const url = await frontend.app.listen({ host: '127.0.0.1', port: 0 });
   const clients: ApiClient[] = [];

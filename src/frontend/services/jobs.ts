@@ -34,6 +34,8 @@ export class JobService {
   constructor(
     private readonly coordinator: Coordinator,
     private readonly store: Store,
+    /** The clock cron schedules start from; injectable for tests. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -51,7 +53,7 @@ export class JobService {
           version: currentVersion,
         });
       }
-      const now = Date.now();
+      const now = this.now();
       const job: JobRecord = { id: name, version: currentVersion + 1, config, createdAt: current?.value.createdAt ?? now, updatedAt: now };
       try {
         await this.coordinator.putRecord(jobKey(name), job, current?.version ?? 0);
@@ -105,7 +107,7 @@ export class JobService {
     const record = await this.coordinator.getRecord<JobRecord>(jobKey(name));
     if (!record) throw new NotFoundError('job', name);
     await this.coordinator.deleteRecord(jobKey(name), record.version);
-    await this.schedule(name, null, Date.now());
+    await this.schedule(name, null, this.now());
   }
 
   /** Keeps `cron/<job>` in step with the job's cron trigger; an unchanged schedule keeps its last tick. */
