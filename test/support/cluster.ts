@@ -12,11 +12,11 @@ export class LocalCluster {
 
   private constructor(readonly dir: string, private readonly removeDir: () => Promise<void>) {}
 
-  static async start(frontends: number, frontendArgs: string[] = []): Promise<LocalCluster> {
+  static async start(frontends: number, frontendArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<LocalCluster> {
     const dir = await tempDir('distci-cluster-');
     const cluster = new LocalCluster(dir.path, dir.remove);
     try {
-      for (let i = 0; i < frontends; i++) cluster.frontends.push(await startFrontendProc(['--data', dir.path, ...frontendArgs]));
+      for (let i = 0; i < frontends; i++) cluster.frontends.push(await startFrontendProc(['--data', dir.path, ...frontendArgs], env));
     } catch (err) {
       await cluster.stop();
       throw err;
