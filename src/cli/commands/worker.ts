@@ -1,16 +1,25 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../../client/api-client.js';
+import { BuildsApi } from '../../client/builds-api.js';
 import { StepApi } from '../../client/step-api.js';
 import { TicketsApi } from '../../client/tickets-api.js';
 import { ConfigError, type Settings } from '../../config/settings.js';
 import { createLogger } from '../../log.js';
+import { buildControl } from '../../worker/kinds/build-control.js';
 import { builtinKinds, type KindsOptions } from '../../worker/kinds/index.js';
 import { Worker, type TicketHandler } from '../../worker/runtime.js';
 import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
 
-/** Picks the handlers for `--kinds` (all built-in kinds when none are named). */
-export function selectHandlers(kinds: string[], options: KindsOptions): Record<string, TicketHandler> {
-  const all = builtinKinds(options);
+/** Every kind a worker process can serve: the pipeline's build-control and the step kinds. */
+export function allKinds(client: ApiClient, options: Omit<KindsOptions, 'api'>): Record<string, TicketHandler> {
+  return {
+    'build-control': buildControl({ builds: new BuildsApi(client), tickets: new TicketsApi(client) }),
+    ...builtinKinds({ ...options, api: new StepApi(client) }),
+  };
+}
+
+/** Picks the handlers for `--kinds` (every kind when none are named). */
+export function selectHandlers(kinds: string[], all: Record<string, TicketHandler>): Record<string, TicketHandler> {
   if (kinds.length === 0) return all;
   const chosen: Record<string, TicketHandler> = {};
   for (const kind of kinds) {
@@ -24,7 +33,7 @@ export function selectHandlers(kinds: string[], options: KindsOptions): Record<s
 export function startWorker(settings: Settings): { worker: Worker; client: ApiClient } {
   const log = createLogger(settings.logLevel, { component: 'worker', workerId: settings.workerId });
   const client = new ApiClient({ servers: settings.server, ...(settings.token ? { token: settings.token } : {}) });
-  const handlers = selectHandlers(settings.kinds, { api: new StepApi(client), log });
+  const handlers = selectHandlers(settings.kinds, allKinds(client, { log }));
   const worker = new Worker({
     api: new TicketsApi(client),
     workerId: settings.workerId,
