@@ -54,6 +54,8 @@ export interface Ticket {
   attempt: number;
   maxAttempts: number;
   lease: Lease | null;
+  /** The worker holding the lease, or the one that completed the ticket. */
+  holder: string | null;
   result: TicketResult | null;
   idempotencyKey: string | null;
   cancelRequested: boolean;

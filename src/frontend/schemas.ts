@@ -53,6 +53,7 @@ export const TicketSchema = Type.Object(
     attempt: Type.Integer(),
     maxAttempts: Type.Integer(),
     lease: Type.Union([LeaseSchema, Type.Null()]),
+    holder: Type.Union([Type.String(), Type.Null()]),
     result: Type.Union([ResultSchema, Type.Null()]),
     idempotencyKey: Type.Union([Type.String(), Type.Null()]),
     cancelRequested: Type.Boolean(),

@@ -45,6 +45,7 @@ export function toTicket(row: TicketRow): Ticket {
       row.status === 'leased' && row.lease_holder !== null && row.lease_expires_at !== null
         ? { holder: row.lease_holder, token: row.lease_token, expiresAt: row.lease_expires_at }
         : null,
+    holder: row.lease_holder,
     result: row.result === null ? null : (JSON.parse(row.result) as TicketResult),
     idempotencyKey: row.idempotency_key,
     cancelRequested: row.cancel_requested === 1,

@@ -106,7 +106,7 @@ function observe(step: StepState, ticket: Ticket | undefined, now: number): void
   }
   const current = step.attempts.find((a) => a.attempt === ticket.attempt);
   if (ticket.status === 'leased' && current) {
-    current.worker = ticket.lease?.holder ?? current.worker;
+    current.worker = ticket.holder ?? current.worker;
     // The ticket changed last when it was leased: that is when this attempt started.
     current.startedAt ??= ticket.updatedAt;
   }
@@ -120,6 +120,7 @@ function observe(step: StepState, ticket: Ticket | undefined, now: number): void
   }
   const result = ticket.result ?? { outcome: 'error', code: 'no_result' };
   if (current) {
+    current.worker ??= ticket.holder;
     current.outcome = result.outcome;
     current.finishedAt = ticket.updatedAt;
     current.startedAt ??= ticket.createdAt;
