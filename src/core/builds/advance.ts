@@ -42,6 +42,20 @@ export function initialSteps(plan: readonly PlanStep[]): StepState[] {
   }));
 }
 
+/**
+ * The build as its tickets show it right now (attempts, workers, running steps), without
+ * deciding anything: what `GET build` shows between two build-control advances.
+ */
+export function withLiveSteps(record: BuildRecord, tickets: ReadonlyMap<string, Ticket>, now: number): BuildRecord {
+  const build: BuildRecord = structuredClone(record);
+  for (const step of build.steps) if (step.ticketId) observe(step, tickets.get(step.ticketId), now);
+  if (build.status === 'queued' && build.steps.some((s) => s.status === 'running')) {
+    build.status = 'running';
+    build.startedAt ??= Math.min(...build.steps.flatMap((s) => (s.startedAt === null ? [] : [s.startedAt])));
+  }
+  return build;
+}
+
 export function advance(previous: BuildRecord, tickets: ReadonlyMap<string, Ticket>, now: number): Advance {
   const build: BuildRecord = structuredClone(previous);
   if (FINAL.has(build.status)) return { build, start: [], cancel: [], finished: false };

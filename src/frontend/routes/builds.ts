@@ -95,7 +95,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
       schema: { summary: 'Show a build: status, steps, attempts, timings, ticket ids', tags: ['builds'], params: BuildParams, response: { 200: Type.Unknown(), ...errors } },
     },
     async (request) => {
-      const { build, version } = await builds.get(request.params.job, number(request.params.n));
+      const { build, version } = await builds.live(request.params.job, number(request.params.n));
       return { ...build, version };
     },
   );
@@ -148,7 +148,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { build } = await builds.get(request.params.job, number(request.params.n));
+      const { build } = await builds.live(request.params.job, number(request.params.n));
       const reader = new ConsoleReader(store, build.job, build.number);
       if (!request.query.follow) {
         const state = {};
@@ -168,7 +168,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
         if (events.some((e) => e.type === 'end')) break;
         if (events.length === 0) res.write(': waiting\n\n');
         await delay(followPollMs, undefined, { signal: gone.signal }).catch(() => undefined);
-        current = (await builds.get(build.job, build.number)).build;
+        current = (await builds.live(build.job, build.number)).build;
       }
       res.end();
     },

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Coordinator, Fence } from '../../coordination/contract.js';
-import { initialSteps } from '../../core/builds/advance.js';
-import { buildCounter, buildKey, isFinal, type BuildRecord, type BuildTrigger } from '../../core/builds/build.js';
+import { initialSteps, withLiveSteps } from '../../core/builds/advance.js';
+import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger } from '../../core/builds/build.js';
+import type { Ticket } from '../../core/ticket.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { expandSteps } from '../../core/jobs/matrix.js';
 import type { JobConfig } from '../../core/jobs/types.js';
@@ -75,6 +76,19 @@ export class BuildService {
     const record = await this.coordinator.getRecord<BuildRecord>(buildKey(job, number));
     if (!record) throw new NotFoundError('build', `${job}#${number}`);
     return { build: record.value, version: record.version };
+  }
+
+  /** The build with its running steps brought up to date from their tickets (read only). */
+  async live(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
+    const { build, version } = await this.get(job, number);
+    if (isFinal(build.status)) return { build, version };
+    const tickets = new Map<string, Ticket>();
+    await Promise.all(
+      build.steps
+        .filter((s) => s.ticketId !== null && !FINAL_STEP_STATUSES.has(s.status))
+        .map(async (s) => tickets.set(s.ticketId!, await this.coordinator.get(s.ticketId!))),
+    );
+    return { build: withLiveSteps(build, tickets, Date.now()), version };
   }
 
   /** Newest first. `before` is the number to continue below. */
