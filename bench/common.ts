@@ -1,0 +1,290 @@
+/**
+ * Shared pieces of the benchmarks: the module interface `main.ts` dispatches to, result
+ * rows and their table, percentiles, per-process CPU accounting, machine facts, and a
+ * cleanup stack that stops every process a benchmark started (by PID) and removes its
+ * temp dirs — on success, on error, and on SIGINT/SIGTERM.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+
+/** A parseArgs option plus its help text and the name of its value in the usage line. */
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string; arg?: string };
+
+/** What every benchmark module exports. */
+export interface BenchModule {
+  summary: string;
+  /** Flags of this benchmark besides the common `--coordinator` and `--json`. */
+  options: Record<string, OptionSpec>;
+  /** Hard limit on one run (default 120 s); past it everything started is stopped. */
+  timeLimitMs?: number;
+  run(args: BenchArgs): Promise<BenchResult>;
+}
+
+export interface BenchArgs {
+  /** `--coordinator URL`, or undefined for a fresh SQLite file in a temp dir. */
+  coordinator: string | undefined;
+  /** This benchmark's own flags, parsed (strings or booleans as declared). */
+  options: Record<string, string | boolean | undefined>;
+  cleanup: Cleanup;
+  /** Progress lines (stderr), so stdout carries only the table. */
+  log(line: string): void;
+}
+
+export interface ResultRow {
+  /** Group heading the row is printed under. */
+  group: string;
+  metric: string;
+  value: number;
+  unit: string;
+  /** e.g. "≤ 5 ms"; rows without a target are informational. */
+  target?: string;
+  met?: boolean;
+  /** Extra facts printed after the value (sample counts, CPU per op, ...). */
+  detail?: string;
+}
+
+export interface BenchResult {
+  benchmark: string;
+  title: string;
+  rows: ResultRow[];
+  notes: string[];
+  /** Raw figures for the JSON file. */
+  details: Record<string, unknown>;
+}
+
+/** A bad flag or setting: reported as one line, without a stack trace. */
+export class UsageError extends Error {}
+
+// --- cleanup -----------------------------------------------------------------------------
+
+/** LIFO stack of async undo steps; each runs once, failures are reported, not thrown. */
+export class Cleanup {
+  private readonly steps: { what: string; fn: () => Promise<void> }[] = [];
+  private running: Promise<void> | null = null;
+
+  defer(what: string, fn: () => Promise<void>): void {
+    this.steps.push({ what, fn });
+  }
+
+  async tempDir(prefix: string): Promise<string> {
+    const path = await mkdtemp(join(tmpdir(), prefix));
+    this.defer(`remove ${path}`, () => rm(path, { recursive: true, force: true }));
+    return path;
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      while (this.steps.length > 0) {
+        const step = this.steps.pop()!;
+        try {
+          await step.fn();
+        } catch (err) {
+          process.stderr.write(`cleanup: ${step.what} failed: ${(err as Error).message}\n`);
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+// --- statistics --------------------------------------------------------------------------
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    mean,
+  };
+}
+
+// --- CPU accounting ----------------------------------------------------------------------
+
+let clockTicks: number | undefined;
+
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User + system CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
+export function processCpuMs(pid: number): number {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU time all processes of the machine ran in ms (user, nice and system of all CPUs;
+ * interrupts and steal excluded, as the per-process figures exclude them), from /proc/stat.
+ */
+export function machineBusyMs(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0] = fields;
+    return ((user + nice + system) * 1000) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Key under which `cpuMeter` reports CPU used by every process not named in `pids`. */
+export const OTHER_PROCESSES = '(other processes)';
+
+/**
+ * CPU ms each process spent between this call and the returned function's call, plus
+ * `OTHER_PROCESSES`: what the rest of the machine used meanwhile (noise from elsewhere).
+ */
+export function cpuMeter(pids: Record<string, number>): () => Record<string, number> {
+  const read = (): Record<string, number> => ({
+    ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)])),
+    [OTHER_PROCESSES]: machineBusyMs(),
+  });
+  const before = read();
+  return () => {
+    const after = read();
+    const used = Object.fromEntries(Object.keys(after).map((name) => [name, after[name]! - before[name]!]));
+    const ours = Object.keys(pids).reduce((sum, name) => sum + used[name]!, 0);
+    used[OTHER_PROCESSES] = Math.max(0, used[OTHER_PROCESSES]! - ours);
+    return used;
+  };
+}
+
+// --- machine -----------------------------------------------------------------------------
+
+export interface MachineInfo {
+  /** The commit measured, with "+dirty" when src/ had uncommitted changes. */
+  commit: string;
+  loadAverage: number[];
+  cpus: number;
+  cpuModel: string;
+  ramGiB: number;
+  node: string;
+  platform: string;
+  date: string;
+}
+
+export function machineInfo(): MachineInfo {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    if (line) cpuModel = line.split(':').slice(1).join(':').trim();
+  } catch {
+    // not Linux: os.cpus() is good enough
+  }
+  let commit = 'unknown';
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--', 'src') ? '+dirty' : '');
+  } catch {
+    // not a git checkout
+  }
+  return {
+    commit,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+    cpus: cpus().length,
+    cpuModel,
+    ramGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+// --- output ------------------------------------------------------------------------------
+
+export function formatValue(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return `n/a ${unit}`;
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const text = value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${text} ${unit}`;
+}
+
+/** The human table: one block per group, target and verdict beside each value. */
+export function formatTable(result: BenchResult): string {
+  const rows = result.rows.map((r) => ({
+    group: r.group,
+    metric: r.metric,
+    value: formatValue(r.value, r.unit),
+    target: r.target ?? '',
+    verdict: r.met === undefined ? '' : r.met ? 'met' : 'MISSED',
+    detail: r.detail ?? '',
+  }));
+  const width = (key: 'metric' | 'value' | 'target' | 'verdict'): number =>
+    Math.max(key.length, ...rows.map((r) => r[key].length));
+  const w = { metric: width('metric'), value: width('value'), target: width('target'), verdict: width('verdict') };
+  const line = (metric: string, value: string, target: string, verdict: string, detail: string): string =>
+    `  ${metric.padEnd(w.metric)}  ${value.padStart(w.value)}  ${target.padEnd(w.target)}  ${verdict.padEnd(w.verdict)}  ${detail}`.trimEnd();
+  const out = [result.title, '', line('metric', 'value', 'target', 'verdict', 'detail')];
+  let group = '';
+  for (const r of rows) {
+    if (r.group !== group) {
+      group = r.group;
+      out.push(`${group}`);
+    }
+    out.push(line(r.metric, r.value, r.target, r.verdict, r.detail));
+  }
+  if (result.notes.length > 0) {
+    out.push('', 'notes:');
+    for (const note of result.notes) out.push(`  - ${note}`);
+  }
+  return out.join('\n');
+}
+
+/** Markdown version of the table, for BENCHMARKS.md: one bold row per group. */
+export function formatMarkdown(result: BenchResult): string {
+  const out = ['| metric | value | target | verdict | detail |', '|---|---:|---|---|---|'];
+  let group = '';
+  for (const r of result.rows) {
+    if (r.group !== group) {
+      group = r.group;
+      out.push(`| **${group}** | | | | |`);
+    }
+    const verdict = r.met === undefined ? '' : r.met ? 'met' : '**missed**';
+    out.push(`| ${r.metric} | ${formatValue(r.value, r.unit)} | ${r.target ?? ''} | ${verdict} | ${r.detail ?? ''} |`);
+  }
+  return out.join('\n');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
