@@ -43,6 +43,13 @@ export interface Lease {
   expiresAt: number;
 }
 
+export interface LeaseRecord {
+  attempt: number;
+  holder: string;
+  /** When the lease was granted (coordinator clock). */
+  at: number;
+}
+
 export interface Ticket {
   id: string;
   kind: string;
@@ -56,6 +63,8 @@ export interface Ticket {
   lease: Lease | null;
   /** The worker holding the lease, or the one that completed the ticket. */
   holder: string | null;
+  /** Every lease granted so far, oldest first: who worked on each attempt, from when. */
+  leases: LeaseRecord[];
   result: TicketResult | null;
   idempotencyKey: string | null;
   cancelRequested: boolean;

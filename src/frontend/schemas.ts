@@ -54,6 +54,7 @@ export const TicketSchema = Type.Object(
     maxAttempts: Type.Integer(),
     lease: Type.Union([LeaseSchema, Type.Null()]),
     holder: Type.Union([Type.String(), Type.Null()]),
+    leases: Type.Array(Type.Object({ attempt: Type.Integer(), holder: Type.String(), at: Type.Integer() })),
     result: Type.Union([ResultSchema, Type.Null()]),
     idempotencyKey: Type.Union([Type.String(), Type.Null()]),
     cancelRequested: Type.Boolean(),

@@ -192,6 +192,7 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.equal(again?.ticket.id, ticket.id);
         assert.equal(again?.ticket.attempt, 2);
         assert.ok(again!.token > first.token);
+        assert.deepEqual(again!.ticket.leases.map((l) => [l.attempt, l.holder]), [[1, 'dead'], [2, 'alive']]);
         await assert.rejects(c.complete(ticket.id, first.token, { outcome: 'success' }), LeaseLostError);
       });
 

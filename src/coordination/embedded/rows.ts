@@ -1,4 +1,4 @@
-import type { NormalizedTicket, Ticket, TicketResult, TicketStatus } from '../../core/ticket.js';
+import type { LeaseRecord, NormalizedTicket, Ticket, TicketResult, TicketStatus } from '../../core/ticket.js';
 
 export interface TicketRow {
   seq: number;
@@ -21,6 +21,7 @@ export interface TicketRow {
   completed_token: number | null;
   cancel_requested: number;
   follow_up: string | null;
+  history: string;
   idempotency_key: string | null;
   created_at: number;
   updated_at: number;
@@ -46,6 +47,7 @@ export function toTicket(row: TicketRow): Ticket {
         ? { holder: row.lease_holder, token: row.lease_token, expiresAt: row.lease_expires_at }
         : null,
     holder: row.lease_holder,
+    leases: JSON.parse(row.history) as LeaseRecord[],
     result: row.result === null ? null : (JSON.parse(row.result) as TicketResult),
     idempotencyKey: row.idempotency_key,
     cancelRequested: row.cancel_requested === 1,

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   completed_token  INTEGER,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   follow_up        TEXT,
+  history          TEXT    NOT NULL DEFAULT '[]',
   idempotency_key  TEXT UNIQUE,
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL

@@ -48,7 +48,8 @@ export class TicketQueries {
         `SELECT seq, priority FROM tickets WHERE status = 'pending' AND route = ? ORDER BY priority DESC, seq LIMIT 1`,
       ),
       lease: db.prepare(`UPDATE tickets SET status = 'leased', attempt = attempt + 1, lease_holder = @holder,
-        lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now
+        lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now,
+        history = json_insert(history, '$[#]', json_object('attempt', attempt + 1, 'holder', @holder, 'at', @now))
         WHERE seq = @seq AND status = 'pending' RETURNING *`),
       renew: db.prepare(`UPDATE tickets SET lease_expires_at = @expiresAt, updated_at = @now
         WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),

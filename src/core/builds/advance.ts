@@ -116,7 +116,13 @@ function observe(step: StepState, ticket: Ticket | undefined, now: number): void
       attempt = { attempt: n, ticketId: ticket.id, worker: null, startedAt: null, finishedAt: null, outcome: null };
       step.attempts.push(attempt);
     }
-    if (n < ticket.attempt && attempt.outcome === null) lost(attempt, now);
+    const lease = ticket.leases.find((l) => l.attempt === n);
+    if (lease) {
+      attempt.worker ??= lease.holder;
+      attempt.startedAt ??= lease.at;
+    }
+    const next = ticket.leases.find((l) => l.attempt === n + 1);
+    if (n < ticket.attempt && attempt.outcome === null) lost(attempt, next?.at ?? now);
   }
   const current = step.attempts.find((a) => a.attempt === ticket.attempt);
   if (ticket.status === 'leased' && current) {

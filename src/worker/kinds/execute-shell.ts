@@ -1,99 +1,73 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { ValidationError } from '../../core/errors.js';
-import type { TicketResult } from '../../core/ticket.js';
-import type { TicketContext, TicketHandler } from '../runtime.js';
+import { StepFailure } from '../step/failure.js';
+import { ParamReader } from '../step/params.js';
+import { resolveInside, safeRelative } from '../step/paths.js';
+import { runProcess } from '../step/process.js';
+import type { StepContext, StepKind, StepOutcome } from '../step/step-context.js';
 
-export interface ShellPayload {
+export interface ShellParams {
   script: string;
-  env?: Record<string, string>;
+  /** Directory inside the workspace the script starts in (default: the workspace). */
+  workdir: string;
   timeoutSeconds?: number;
 }
 
-const OUTPUT_TAIL_BYTES = 16 * 1024;
-
-function parsePayload(payload: unknown): ShellPayload {
-  const p = payload as Partial<ShellPayload> | null;
-  if (!p || typeof p.script !== 'string' || p.script.length === 0) {
-    throw new ValidationError('execute-shell payload needs "script": a non-empty bash script');
-  }
-  if (p.env !== undefined && (typeof p.env !== 'object' || Object.values(p.env).some((v) => typeof v !== 'string'))) {
-    throw new ValidationError('execute-shell payload "env" must map names to strings');
-  }
-  if (p.timeoutSeconds !== undefined && !(Number.isInteger(p.timeoutSeconds) && p.timeoutSeconds > 0)) {
-    throw new ValidationError('execute-shell payload "timeoutSeconds" must be a positive integer');
-  }
-  return p as ShellPayload;
-}
-
-/** Kills the whole process group: a script's background children die with it. */
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
+/** Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN); stay well below. */
+const MAX_SCRIPT_BYTES = 100 * 1024;
 
 /**
- * Runs a bash script in its own process group and a fresh directory. The exit code
- * decides the outcome; a timeout or an aborted lease kills the whole group.
+ * Runs the step's script with `bash -e -o pipefail -c SCRIPT` (the script is an argument,
+ * not stdin, so commands in it that read stdin cannot swallow the rest of the script;
+ * stdin is closed). The script starts in `<workspace>/<workdir>` with the step env plus
+ * the step's secrets as variables; its output streams to the console. The exit code
+ * decides the outcome (`exit_<n>`); `timeoutSeconds` (param, or the step's) kills the
+ * whole process group, as does losing the lease, a cancel or a worker shutdown.
  */
-export function executeShell(options: { workRoot?: string } = {}): TicketHandler {
-  return async (ctx: TicketContext): Promise<TicketResult> => {
-    let payload: ShellPayload;
-    try {
-      payload = parsePayload(ctx.ticket.payload);
-    } catch (err) {
-      return { outcome: 'failure', code: 'bad_params', message: (err as Error).message };
-    }
-    const dir = await mkdtemp(join(options.workRoot ?? tmpdir(), `distci-${ctx.ticket.id}-`));
-    try {
-      return await runScript(payload, dir, ctx);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  };
-}
+export const executeShell: StepKind<ShellParams> = {
+  type: 'execute-shell',
 
-function runScript(payload: ShellPayload, cwd: string, ctx: TicketContext): Promise<TicketResult> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', payload.script], {
-      cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...payload.env, DISTCI_TICKET_ID: ctx.ticket.id, DISTCI_ATTEMPT: String(ctx.ticket.attempt) },
-    });
-    let tail = '';
-    const collect = (chunk: Buffer): void => {
-      tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    let stopReason: 'timeout' | 'aborted' | null = null;
-    const stop = (reason: 'timeout' | 'aborted'): void => {
-      stopReason ??= reason;
-      if (child.pid === undefined) return;
-      killGroup(child.pid, 'SIGTERM');
-      setTimeout(() => killGroup(child.pid!, 'SIGKILL'), 2000).unref();
-    };
-    const timer = payload.timeoutSeconds ? setTimeout(() => stop('timeout'), payload.timeoutSeconds * 1000) : undefined;
-    const onAbort = (): void => stop('aborted');
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (err) => {
-      resolve({ outcome: 'error', code: 'spawn_failed', message: `cannot start bash: ${err.message}` });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onAbort);
-      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
-      const data = { exitCode: code, signal, outputTail: tail };
-      if (stopReason === 'timeout') resolve({ outcome: 'failure', code: 'timeout', message: `timed out after ${payload.timeoutSeconds} s`, data });
-      else if (stopReason === 'aborted') resolve({ outcome: 'error', code: 'aborted', message: 'stopped: lease lost or worker shutting down', data });
-      else if (code === 0) resolve({ outcome: 'success', data });
-      else resolve({ outcome: 'failure', code: `exit_${code ?? signal}`, message: `script exited with ${code ?? signal}`, data });
-    });
-  });
-}
+  parseParams(raw) {
+    const p = new ParamReader('execute-shell', raw);
+    const script = p.string('script');
+    if (Buffer.byteLength(script, 'utf8') > MAX_SCRIPT_BYTES) {
+      p.fail('script', `at most ${MAX_SCRIPT_BYTES} bytes; put long scripts in a file in the repository and run that`);
+    }
+    const workdir = p.optString('workdir') ?? '.';
+    try {
+      safeRelative(workdir, 'workdir');
+    } catch (err) {
+      throw new ValidationError(`execute-shell param "workdir": ${(err as Error).message}`);
+    }
+    const timeoutSeconds = p.optInt('timeoutSeconds', 1);
+    return { script, workdir, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) };
+  },
+
+  async run(ctx: StepContext, params: ShellParams): Promise<StepOutcome> {
+    const cwd = resolveInside(ctx.dir, params.workdir, 'workdir');
+    if (!(await stat(cwd).then((s) => s.isDirectory(), () => false))) {
+      throw new StepFailure('bad_workdir', `workdir '${params.workdir}' is not a directory in the workspace; check the step's workdir and what earlier steps produced`);
+    }
+    ctx.console.line(`[distci] running the script with bash -e -o pipefail in ${params.workdir}`);
+    let result;
+    try {
+      result = await runProcess({
+        command: 'bash',
+        args: ['-e', '-o', 'pipefail', '-c', params.script],
+        cwd,
+        env: { ...ctx.env, ...ctx.secrets },
+        console: ctx.console,
+        signal: ctx.signal,
+        ...(params.timeoutSeconds !== undefined ? { timeoutMs: params.timeoutSeconds * 1000 } : {}),
+      });
+    } catch (err) {
+      throw new StepFailure('spawn_failed', `cannot start bash: ${(err as Error).message}; install bash on the worker`, 'error');
+    }
+    const data = { exitCode: result.exitCode, ...(result.signal ? { signal: result.signal } : {}) };
+    if (result.stopped === 'timeout') return { outcome: 'failure', code: 'timeout', message: `script timed out after ${params.timeoutSeconds} s`, data };
+    if (result.stopped === 'aborted') return { outcome: 'error', code: 'aborted', message: 'script stopped: lease lost, cancelled, timed out or worker shutting down', data };
+    if (result.exitCode === 0) return { outcome: 'success', data };
+    const status = result.exitCode ?? result.signal;
+    return { outcome: 'failure', code: `exit_${status}`, message: `script exited with ${status}`, data };
+  },
+};

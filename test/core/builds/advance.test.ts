@@ -15,7 +15,7 @@ function build(plan: PlanStep[], extra: Partial<BuildRecord> = {}): BuildRecord 
 function ticket(id: string, status: Ticket['status'], attempt: number, result: TicketResult | null = null, holder = 'w1'): Ticket {
   return {
     id, kind: 'execute-shell', labels: [], payload: null, refs: {}, priority: 0, status, attempt, maxAttempts: 3,
-    lease: status === 'leased' ? { holder, token: attempt, expiresAt: 10_000 } : null, holder: status === 'pending' ? null : holder, result, idempotencyKey: null,
+    lease: status === 'leased' ? { holder, token: attempt, expiresAt: 10_000 } : null, holder: status === 'pending' ? null : holder, leases: [], result, idempotencyKey: null,
     cancelRequested: false, followUp: null, createdAt: 5, updatedAt: 7,
   };
 }
