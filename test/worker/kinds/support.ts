@@ -115,7 +115,7 @@ let nextId = 1;
 export function ticketFor(kind: string, payload: unknown, attempt = 1): Ticket {
   return {
     id: String(nextId++), kind, labels: [], payload, refs: {}, priority: 0, status: 'leased', attempt, maxAttempts: 3,
-    lease: null, holder: null, result: null, idempotencyKey: null, cancelRequested: false, followUp: null, createdAt: 0, updatedAt: 0,
+    lease: null, holder: null, leases: [], result: null, idempotencyKey: null, cancelRequested: false, followUp: null, createdAt: 0, updatedAt: 0,
   };
 }
 
