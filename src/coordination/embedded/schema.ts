@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_pending ON tickets (route, priority DESC, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS tickets_leased ON tickets (lease_expires_at) WHERE status = 'leased';
 CREATE INDEX IF NOT EXISTS tickets_claim_id ON tickets (claim_id) WHERE claim_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, seq);
 CREATE INDEX IF NOT EXISTS tickets_by_job ON tickets (job, seq) WHERE job IS NOT NULL;
 
 -- One row per (kind, label set) with its pending count, kept by triggers, so a claim

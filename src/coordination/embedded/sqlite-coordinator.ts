@@ -18,6 +18,7 @@ import type {
   VersionedRecord,
 } from '../contract.js';
 import { Doorbell } from './doorbell.js';
+import { GroupCommit } from './group-commit.js';
 import { applyPragmas, migrate } from './schema.js';
 import { assertKey, StateQueries } from './state-queries.js';
 import { TicketQueries } from './ticket-queries.js';
@@ -43,6 +44,7 @@ export class SqliteCoordinator implements Coordinator {
   private readonly tickets: TicketQueries;
   private readonly state: StateQueries;
   private readonly bell: Doorbell;
+  private readonly writes: GroupCommit;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly locks = new Set<{ release(): Promise<void> }>();
   private readonly lockTtlMs: number;
@@ -66,6 +68,7 @@ export class SqliteCoordinator implements Coordinator {
     this.tickets = new TicketQueries(this.db, now);
     this.state = new StateQueries(this.db, now);
     this.bell = new Doorbell(`${options.path}.bell`);
+    this.writes = new GroupCommit(this.db, (fn) => this.run(fn), () => this.bell.ring());
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.lastDataVersion = dataVersion.get() as number;
     this.every(options.safetyPollMs ?? 500, () => {
@@ -92,9 +95,10 @@ export class SqliteCoordinator implements Coordinator {
   }
 
   async post(input: NewTicket): Promise<PostOutcome> {
-    const { claimable, ...outcome } = this.run(() => this.tickets.post(input));
-    if (claimable) this.bell.ring();
-    return outcome;
+    return this.writes.submit(() => {
+      const { claimable, ...outcome } = this.tickets.post(input);
+      return { value: outcome, ring: claimable };
+    });
   }
 
   async get(id: string): Promise<Ticket> {
@@ -106,17 +110,18 @@ export class SqliteCoordinator implements Coordinator {
   }
 
   async claim(request: ClaimRequest): Promise<Claim | null> {
-    return this.run(() => this.tickets.claim(request));
+    return this.writes.submit(() => ({ value: this.tickets.claim(request), ring: false }));
   }
 
   async renew(id: string, token: number, ttlMs: number): Promise<Claim> {
-    return this.run(() => this.tickets.renew(id, token, ttlMs));
+    return this.writes.submit(() => ({ value: this.tickets.renew(id, token, ttlMs), ring: false }));
   }
 
   async complete(id: string, token: number, result: TicketResult): Promise<Ticket> {
-    const { ticket, claimable } = this.run(() => this.tickets.complete(id, token, result));
-    if (claimable) this.bell.ring();
-    return ticket;
+    return this.writes.submit(() => {
+      const { ticket, claimable } = this.tickets.complete(id, token, result);
+      return { value: ticket, ring: claimable };
+    });
   }
 
   async cancel(id: string): Promise<Ticket> {
@@ -126,9 +131,7 @@ export class SqliteCoordinator implements Coordinator {
   }
 
   async release(id: string, token: number): Promise<Ticket> {
-    const ticket = this.run(() => this.tickets.release(id, token));
-    this.bell.ring();
-    return ticket;
+    return this.writes.submit(() => ({ value: this.tickets.release(id, token), ring: true }));
   }
 
   async expireLeases(): Promise<number> {

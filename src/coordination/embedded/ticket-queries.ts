@@ -40,7 +40,8 @@ export class TicketQueries {
         RETURNING *`),
       byKey: db.prepare('SELECT * FROM tickets WHERE idempotency_key = ?'),
       bySeq: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
-      byClaimId: db.prepare(`SELECT * FROM tickets WHERE claim_id = ? AND status = 'leased' AND lease_holder = ?`),
+      // `+status`: keep the planner on the claim_id index (a status index would scan every lease).
+      byClaimId: db.prepare(`SELECT * FROM tickets WHERE claim_id = ? AND +status = 'leased' AND lease_holder = ?`),
       routesForKinds: db.prepare(
         `SELECT route, labels FROM routes WHERE pending > 0 AND kind IN (SELECT value FROM json_each(?))`,
       ),

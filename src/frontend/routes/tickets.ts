@@ -87,7 +87,10 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
     },
     async (request, reply) => {
       const gone = new AbortController();
-      reply.raw.once('close', () => gone.abort());
+      // Only a client that left before its answer aborts the wait (abort() is not free).
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       const { waitMs = 0, labels = [], ...rest } = request.body;
       const started = performance.now();
       const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, Math.min(waitMs, maxWaitMs), gone.signal);
