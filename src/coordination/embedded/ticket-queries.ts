@@ -144,37 +144,40 @@ export class TicketQueries {
     return (this.db.prepare(sql).all(params) as TicketRow[]).map(toTicket);
   }
 
+  /**
+   * Reads then writes one statement; runs inside the group commit's BEGIN IMMEDIATE, so no
+   * other process can write between the reads and the lease.
+   */
   claim(req: ClaimRequest): Claim | null {
     const offered = new Set(req.labels);
-    return this.db
-      .transaction((): Claim | null => {
-        if (req.claimId !== undefined) {
-          const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
-          if (won) return toClaim(won);
+    const claimIn = (): Claim | null => {
+      if (req.claimId !== undefined) {
+        const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
+        if (won) return toClaim(won);
+      }
+      let best: { seq: number; priority: number } | undefined;
+      for (const route of this.s.routesForKinds.all(JSON.stringify(req.kinds)) as {
+        route: string;
+        labels: string;
+      }[]) {
+        if (!labelsSatisfy(JSON.parse(route.labels) as string[], offered)) continue;
+        const head = this.s.headOfRoute.get(route.route) as { seq: number; priority: number } | undefined;
+        if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.seq < best.seq))) {
+          best = head;
         }
-        let best: { seq: number; priority: number } | undefined;
-        for (const route of this.s.routesForKinds.all(JSON.stringify(req.kinds)) as {
-          route: string;
-          labels: string;
-        }[]) {
-          if (!labelsSatisfy(JSON.parse(route.labels) as string[], offered)) continue;
-          const head = this.s.headOfRoute.get(route.route) as { seq: number; priority: number } | undefined;
-          if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.seq < best.seq))) {
-            best = head;
-          }
-        }
-        if (!best) return null;
-        const now = this.now();
-        const row = this.s.lease.get({
-          seq: best.seq,
-          holder: req.workerId,
-          expiresAt: now + req.ttlMs,
-          claimId: req.claimId ?? null,
-          now,
-        }) as TicketRow;
-        return toClaim(row);
-      })
-      .immediate();
+      }
+      if (!best) return null;
+      const now = this.now();
+      const row = this.s.lease.get({
+        seq: best.seq,
+        holder: req.workerId,
+        expiresAt: now + req.ttlMs,
+        claimId: req.claimId ?? null,
+        now,
+      }) as TicketRow;
+      return toClaim(row);
+    };
+    return this.db.inTransaction ? claimIn() : this.db.transaction(claimIn).immediate();
   }
 
   renew(id: string, token: number, ttlMs: number): Claim {
