@@ -70,6 +70,8 @@ export interface BuildRecord {
   /** The planned steps at `configVersion`, as the build runs them (the build's own snapshot). */
   plan: PlannedStep[];
   steps: StepState[];
+  /** Most builds of this job running at once (the config's `concurrency`), or null. */
+  concurrency: number | null;
   /** Jobs to trigger when this build succeeds (the config's `downstream`, snapshotted). */
   downstreamJobs: DownstreamTrigger[];
   /** Downstream builds this build triggered, `job#number`. */

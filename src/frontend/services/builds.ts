@@ -54,6 +54,7 @@ export class BuildService {
           cancelRequested: false,
           plan,
           steps: initialSteps(plan),
+          concurrency: record.config.concurrency ?? null,
           downstreamJobs: record.config.downstream,
           downstream: [],
         }),

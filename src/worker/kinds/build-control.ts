@@ -4,7 +4,7 @@ import type { BuildsApi } from '../../client/builds-api.js';
 import type { TicketsApi } from '../../client/tickets-api.js';
 import { advance } from '../../core/builds/advance.js';
 import { FINAL_STEP_STATUSES, isFinal, type BuildRecord } from '../../core/builds/build.js';
-import { downstreamKey, stepTicket } from '../../core/builds/tickets.js';
+import { buildControlTicket, downstreamKey, stepTicket } from '../../core/builds/tickets.js';
 import type { Ticket, TicketResult } from '../../core/ticket.js';
 import type { TicketContext, TicketHandler } from '../runtime.js';
 
@@ -41,9 +41,38 @@ export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): 
   };
 }
 
+/** Builds of the job not finished yet, other than `build` (among its newest 200). */
+async function unfinished(deps: Deps, build: BuildRecord, opts: { signal: AbortSignal }): Promise<BuildRecord[]> {
+  const { builds } = await deps.builds.listBuilds(build.job, { limit: 200 }, opts);
+  return builds.filter((b) => b.number !== build.number && (b.status === 'running' || b.status === 'queued'));
+}
+
+/**
+ * The job's concurrency limit, race-free without a lock: a queued build starts only when
+ * fewer than `concurrency` older builds of the job are unfinished (running or queued).
+ * Builds leave that count only by finishing, and an older build is counted whatever state
+ * it is in, so two builds deciding at the same instant can never both overrun the limit,
+ * and builds start in number order. A finishing build wakes the oldest queued ones.
+ */
+async function mayStart(deps: Deps, build: BuildRecord, opts: { signal: AbortSignal }): Promise<boolean> {
+  if (build.status !== 'queued' || build.concurrency === null || build.cancelRequested) return true;
+  const older = (await unfinished(deps, build, opts)).filter((b) => b.number < build.number);
+  return older.length < build.concurrency;
+}
+
+async function wakeNextQueued(deps: Deps, build: BuildRecord, opts: { signal: AbortSignal }): Promise<void> {
+  if (build.concurrency === null) return;
+  // The oldest queued builds, as many as may run at once; each checks the limit again.
+  const queued = (await unfinished(deps, build, opts)).filter((b) => b.status === 'queued').reverse().slice(0, build.concurrency);
+  for (const next of queued) await deps.tickets.post(buildControlTicket(build.job, next.number, `wake-after/${build.number}`), opts);
+}
+
+type Deps = { builds: BuildsApi; tickets: TicketsApi };
+
 /** One advance with its I/O: read step tickets, post ready ones, cancel, trigger downstream. */
-async function step(deps: { builds: BuildsApi; tickets: TicketsApi }, ctx: TicketContext, build: BuildRecord): Promise<BuildRecord> {
+async function step(deps: Deps, ctx: TicketContext, build: BuildRecord): Promise<BuildRecord> {
   const opts = { signal: ctx.signal };
+  if (!(await mayStart(deps, build, opts))) return build;
   const tickets = new Map<string, Ticket>();
   for (const s of build.steps) {
     if (s.ticketId && !FINAL_STEP_STATUSES.has(s.status)) tickets.set(s.ticketId, await deps.tickets.get(s.ticketId, opts));
@@ -56,6 +85,7 @@ async function step(deps: { builds: BuildsApi; tickets: TicketsApi }, ctx: Ticke
     out.build.steps.find((s) => s.name === name)!.ticketId = ticket.id;
   }
   for (const id of out.cancel) await deps.tickets.cancel(id, opts);
+  if (out.finished) await wakeNextQueued(deps, out.build, opts);
   if (out.finished && out.build.status === 'success') {
     for (const trigger of out.build.downstreamJobs) {
       try {

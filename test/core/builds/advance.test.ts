@@ -8,7 +8,7 @@ function build(plan: PlanStep[], extra: Partial<BuildRecord> = {}): BuildRecord 
   return {
     job: 'j', number: 1, status: 'queued', configVersion: 1, trigger: { kind: 'api', by: 't' }, parameters: {},
     createdAt: 0, startedAt: null, finishedAt: null, deadline: null, cancelRequested: false,
-    plan: [], steps: initialSteps(plan), downstreamJobs: [], downstream: [], ...extra,
+    plan: [], steps: initialSteps(plan), concurrency: null, downstreamJobs: [], downstream: [], ...extra,
   };
 }
 
