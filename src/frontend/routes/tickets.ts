@@ -26,6 +26,7 @@ export interface TicketRoutesOptions {
 }
 
 const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Type.Ref(ErrorSchema) };
+const NEVER = new AbortController().signal;
 
 export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = async (app, opts) => {
   const { coordinator, dispatcher, metrics, leaseTtlMs, maxWaitMs } = opts;
@@ -86,14 +87,19 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
       },
     },
     async (request, reply) => {
-      const gone = new AbortController();
-      // Only a client that left before its answer aborts the wait (abort() is not free).
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) gone.abort();
-      });
       const { waitMs = 0, labels = [], ...rest } = request.body;
+      const wait = Math.min(waitMs, maxWaitMs);
+      // Only a long poll needs to know that its client left (abort() is not free).
+      let gone = NEVER;
+      if (wait > 0) {
+        const left = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) left.abort();
+        });
+        gone = left.signal;
+      }
       const started = performance.now();
-      const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, Math.min(waitMs, maxWaitMs), gone.signal);
+      const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, wait, gone);
       metrics.claims.inc({ outcome: claim ? 'leased' : 'empty' });
       if (!claim) return reply.code(204).send(null);
       metrics.claimWait.observe((performance.now() - started) / 1000);
