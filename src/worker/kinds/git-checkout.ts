@@ -2,22 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../../core/errors.js';
+import type { GitCheckoutParams } from '../../core/jobs/types.js';
 import { StepFailure } from '../step/failure.js';
 import { ParamReader } from '../step/params.js';
 import { resolveInside, safeRelative } from '../step/paths.js';
 import { runProcess } from '../step/process.js';
 import type { StepContext, StepKind, StepOutcome } from '../step/step-context.js';
 
-export interface GitCheckoutParams {
-  repository: string;
-  /** Branch, tag, or commit sha (7–40 hex digits); default: the remote's default branch. */
-  ref?: string;
-  /** Directory inside the workspace to check out into (default: the workspace). */
-  dir: string;
-  depth?: number;
-  /** Secret holding `user:token`, or a bare `token` (sent as `x-access-token:token`). */
-  credentialsSecret?: string;
-}
 
 const SHA = /^[0-9a-f]{7,40}$/i;
 const STDERR_TAIL = 4096;
