@@ -8,6 +8,8 @@ import type { Store } from '../storage/contract.js';
 import type { SecretsProvider } from './services/secrets.js';
 import { buildRoutes } from './routes/builds.js';
 import { jobRoutes } from './routes/jobs.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { WebhookService } from './services/webhooks.js';
 import { stepIoRoutes } from './routes/step-io.js';
 import { BuildService } from './services/builds.js';
 import { CronScheduler } from './services/cron.js';
@@ -45,6 +47,8 @@ export interface FrontendOptions {
   /** How often this frontend looks for due cron ticks (0: never). */
   cronIntervalMs?: number;
   now?: () => number;
+  /** Where webhook secrets are read from (the `secretEnv` of each job); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Frontend {
@@ -122,6 +126,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         maxWaitMs: options.maxWaitMs,
       });
       await api.register(jobRoutes, { jobs, builds });
+      await api.register(webhookRoutes, { webhooks: new WebhookService(options.coordinator, jobs, builds, options.env ?? process.env, options.log) });
       await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250 });
       await api.register(stepIoRoutes, {
         coordinator: options.coordinator,

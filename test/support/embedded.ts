@@ -51,6 +51,7 @@ export async function startTestFrontend(
     sweepMs: options.sweepMs ?? 100,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     cronIntervalMs: options.cronIntervalMs ?? 0,
+    ...(options.env ? { env: options.env } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   const url = await frontend.app.listen({ host: '127.0.0.1', port: 0 });

@@ -54,6 +54,14 @@ export interface StepState {
   message?: string;
 }
 
+/** The commit a forge event asked to build. */
+export interface Revision {
+  repository: string;
+  branch: string;
+  commit: string;
+  pr?: number;
+}
+
 export interface BuildRecord {
   job: string;
   number: number;
@@ -61,6 +69,8 @@ export interface BuildRecord {
   configVersion: number;
   trigger: BuildTrigger;
   parameters: Record<string, string>;
+  /** Set for webhook builds: git-checkout steps of that repository check out this commit. */
+  revision?: Revision;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

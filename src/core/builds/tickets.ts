@@ -2,7 +2,8 @@
 import type { DownstreamTrigger } from '../jobs/types.js';
 import type { PlannedStep } from '../jobs/matrix.js';
 import type { NewTicket } from '../ticket.js';
-import type { BuildRecord } from './build.js';
+import { normalizeRepository } from '../webhooks/repository.js';
+import type { BuildRecord, Revision } from './build.js';
 import type { StepPayload, WorkspaceRef } from './step-payload.js';
 
 /** Build-control tickets are short and must not starve behind step work. */
@@ -36,10 +37,11 @@ export function stepTicket(build: BuildRecord, step: PlannedStep, now: number): 
     build: build.number,
     step: step.name,
     type: step.type,
-    params: step.params as unknown as Record<string, unknown>,
+    params: paramsFor(step, build.revision),
     env: {
       ...step.env,
       ...build.parameters,
+      ...revisionEnv(build.revision),
       DISTCI_JOB: build.job,
       DISTCI_BUILD_NUMBER: String(build.number),
       DISTCI_STEP: step.name,
@@ -56,6 +58,25 @@ export function stepTicket(build: BuildRecord, step: PlannedStep, now: number): 
     maxAttempts: step.maxAttempts,
     idempotencyKey: `step/${build.job}/${build.number}/${step.name}`,
     followUp: buildControlTicket(build.job, build.number, `after/${step.name}`),
+  };
+}
+
+/** A webhook build checks out the pushed commit wherever the job checks out that repository. */
+function paramsFor(step: PlannedStep, revision: Revision | undefined): Record<string, unknown> {
+  const params = step.params as unknown as Record<string, unknown>;
+  if (!revision || step.type !== 'git-checkout') return params;
+  const repository = normalizeRepository(String(params.repository));
+  if (repository !== normalizeRepository(revision.repository)) return params;
+  const { depth: _depth, ...rest } = params;
+  return { ...rest, ref: revision.commit };
+}
+
+function revisionEnv(revision: Revision | undefined): Record<string, string> {
+  if (!revision) return {};
+  return {
+    DISTCI_COMMIT: revision.commit,
+    DISTCI_BRANCH: revision.branch,
+    ...(revision.pr !== undefined ? { DISTCI_PR: String(revision.pr) } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Coordinator, Fence } from '../../coordination/contract.js';
 import { initialSteps, withLiveSteps } from '../../core/builds/advance.js';
-import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger } from '../../core/builds/build.js';
+import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger, type Revision } from '../../core/builds/build.js';
 import type { Ticket } from '../../core/ticket.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { expandSteps } from '../../core/jobs/matrix.js';
@@ -11,6 +11,7 @@ import type { JobService } from './jobs.js';
 
 export interface TriggerRequest {
   trigger: BuildTrigger;
+  revision?: Revision;
   parameters?: Record<string, string>;
   /** A retry with the same key returns the build the first request made. */
   idempotencyKey?: string;
@@ -47,6 +48,7 @@ export class BuildService {
           configVersion: record.version,
           trigger: request.trigger,
           parameters,
+          ...(request.revision ? { revision: request.revision } : {}),
           createdAt: now,
           startedAt: null,
           finishedAt: null,

@@ -5,6 +5,7 @@ import { parseJobConfig } from '../../core/jobs/job-config.js';
 import type { JobConfig } from '../../core/jobs/types.js';
 import type { Store } from '../../storage/contract.js';
 import { cronKey, type CronEntry } from './cron.js';
+import { repoIndexPrefix, webhookRepositories } from './webhooks.js';
 
 export interface JobRecord {
   id: string;
@@ -64,6 +65,7 @@ export class JobService {
       }
       const history: JobVersion = { id: name, version: job.version, config, source: text, format, appliedAt: now };
       await this.schedule(name, config, now);
+      await this.indexRepositories(name, current?.value.config ?? null, config);
       await this.store.put(versionKey(name, job.version), JSON.stringify(history), { ifNoneMatch: true, contentType: 'application/json' }).catch((err) => {
         // A rerun after a crash between the two writes finds it written: fine.
         if (!(err instanceof ConflictError)) throw err;
@@ -108,6 +110,24 @@ export class JobService {
     if (!record) throw new NotFoundError('job', name);
     await this.coordinator.deleteRecord(jobKey(name), record.version);
     await this.schedule(name, null, this.now());
+    await this.indexRepositories(name, record.value.config, null);
+  }
+
+  /** Keeps `webhook-repos/*` in step with the repositories a webhook-triggered job checks out. */
+  private async indexRepositories(name: string, before: JobConfig | null, after: JobConfig | null): Promise<void> {
+    const old = new Set(webhookRepositories(before));
+    const now = new Set(webhookRepositories(after));
+    for (const repo of old) {
+      if (now.has(repo)) continue;
+      const key = `${repoIndexPrefix(repo)}${name}`;
+      const record = await this.coordinator.getRecord(key);
+      if (record) await this.coordinator.deleteRecord(key, record.version).catch(ignoreConflict);
+    }
+    for (const repo of now) {
+      if (!(await this.coordinator.getRecord(`${repoIndexPrefix(repo)}${name}`))) {
+        await this.coordinator.putRecord(`${repoIndexPrefix(repo)}${name}`, { job: name, repository: repo }, 0).catch(ignoreConflict);
+      }
+    }
   }
 
   /** Keeps `cron/<job>` in step with the job's cron trigger; an unchanged schedule keeps its last tick. */
@@ -132,4 +152,8 @@ export class JobService {
 function matches(job: JobRecord, q: string): boolean {
   const needle = q.toLowerCase();
   return job.id.toLowerCase().includes(needle) || job.config.description.toLowerCase().includes(needle);
+}
+
+function ignoreConflict(err: unknown): void {
+  if (!(err instanceof ConflictError)) throw err;
 }
