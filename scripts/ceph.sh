@@ -13,6 +13,9 @@
 #         DISTCI_CEPH_STATE=DIR        (pass it to the other commands)
 #       Progress goes to stderr. Without --port, free ports are picked. --memory caps the
 #       memstore OSD (default 1 GiB); --mgr also starts a manager (not needed for S3).
+#       To point distci at it from a shell:
+#         set -a; eval "$(scripts/ceph.sh start)"; set +a
+#         export DISTCI_STORE="s3://distci/dev?endpoint=$DISTCI_S3_ENDPOINT&region=$DISTCI_S3_REGION&forcePathStyle=true"
 #   scripts/ceph.sh stop DIR            stop the cluster started in DIR and remove DIR
 #   scripts/ceph.sh stop-gateway DIR    stop only the gateway (to test store faults)
 #   scripts/ceph.sh start-gateway DIR   start it again on the same port
