@@ -1,0 +1,303 @@
+/**
+ * Lease operations. A claim is one multi-op: remove the pending entry, write the header
+ * (status leased, expecting the version read), create the lease znode and the claim entry.
+ * Exactly one of any number of racing claimers commits; the token is the header's new data
+ * version, and only ownership changes write the header, so tokens strictly increase.
+ * Renewal rewrites only the lease znode (its mtime, stamped by the leader, is the renewal
+ * time); a cancel request is a child of the lease znode. Neither changes the token.
+ */
+import { randomUUID } from 'node:crypto';
+import { LeaseLostError, NotFoundError } from '../../core/errors.js';
+import type { Ticket, TicketResult } from '../../core/ticket.js';
+import type { Claim, ClaimRequest } from '../contract.js';
+import { isZk, ZK } from './errors.js';
+import { json, parse, parsePendingName, parseLabelsName, parseTicketId, toTicket, type Header } from './layout.js';
+import type { Session } from './session.js';
+import { orNull, type Reservation, type Tickets, type TicketState } from './tickets.js';
+import { afterLease, CANCELLED, Transitions } from './transitions.js';
+import type { Op, ZkClient } from './zk-client.js';
+
+interface Candidate {
+  id: number;
+  priority: number;
+  path: string;
+}
+
+/** How many queue heads a claim looks at; under contention it picks among them at random. */
+const HEADS = 8;
+
+export class Leases {
+  private readonly transitions: Transitions;
+  /** Pending entries this instance is claiming right now: its other claims try the next ones. */
+  private readonly inFlight = new Set<string>();
+  /** Recent races lost to other instances (grows by one per loss, halves per win). */
+  private contention = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly tickets: Tickets,
+  ) {
+    this.transitions = new Transitions(session, tickets);
+  }
+
+  private get layout() {
+    return this.session.layout;
+  }
+
+  async claim(req: ClaimRequest): Promise<Claim | null> {
+    // A claim always carries a claim id, so an unknown outcome can be looked up.
+    const claimKey = this.layout.claimKey(req.workerId, req.claimId ?? randomUUID());
+    const offered = new Set(req.labels);
+    return this.session.run(async (zk, recovering) => {
+      let synced = recovering;
+      let lost = 0;
+      if (req.claimId !== undefined || recovering) {
+        const won = await this.findClaim(zk, claimKey, req.workerId);
+        if (won) return won;
+      }
+      for (;;) {
+        const heads = await this.heads(zk, req.kinds, offered);
+        if (heads.length === 0) {
+          if (synced) return null;
+          // Our server may lag behind a post made through another: pass a barrier, look again.
+          await this.session.barrier(zk);
+          synced = true;
+          continue;
+        }
+        const pick = this.choose(heads, lost);
+        this.inFlight.add(pick.path);
+        const outcome = await this.tryClaim(zk, pick, req, claimKey).finally(() => this.inFlight.delete(pick.path));
+        if (outcome === 'taken') {
+          this.contention = Math.min(this.contention + 1, HEADS);
+          if (++lost > 200) return null; // a storm of claimers: let the caller come back
+          synced = true; // a failed multi passed the leader: our reads are fresh now
+        } else if (outcome === 'retried') {
+          const won = await this.findClaim(zk, claimKey, req.workerId);
+          if (won) return won;
+        } else {
+          this.contention /= 2;
+          return outcome;
+        }
+      }
+    });
+  }
+
+  /**
+   * Uncontended: the most urgent entry. When claims through other instances have been
+   * winning the same entries (recently, or in this call), one of the next few of the same
+   * priority, at random, so that racing frontends spread over the queue instead of all
+   * losing but one.
+   */
+  private choose(heads: Candidate[], lost: number): Candidate {
+    const top = heads.filter((c) => c.priority === heads[0]!.priority);
+    const spread = Math.min(top.length, 1 + Math.round(this.contention) + lost);
+    return top[Math.floor(Math.random() * spread)]!;
+  }
+
+  /** The most urgent pending entries of every queue this worker may serve, best first. */
+  private async heads(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>): Promise<Candidate[]> {
+    const l = this.layout;
+    const routes = await Promise.all(
+      [...new Set(kinds)].map(async (kind) => {
+        const sets = await zk.getChildren(l.queueKind(kind)).catch(orEmpty);
+        return sets
+          .filter((name) => parseLabelsName(name).every((label) => offered.has(label)))
+          .map((name) => `${l.queueKind(kind)}/${name}`);
+      }),
+    );
+    const listed = await Promise.all(
+      routes.flat().map(async (dir) => {
+        const names = (await zk.getChildren(dir).catch(orEmpty)).sort();
+        const heads: Candidate[] = [];
+        for (const name of names) {
+          const p = parsePendingName(name);
+          if (p && !this.inFlight.has(`${dir}/${name}`)) heads.push({ ...p, path: `${dir}/${name}` });
+          if (heads.length === HEADS) break;
+        }
+        return heads;
+      }),
+    );
+    return listed
+      .flat()
+      .sort((a, b) => b.priority - a.priority || a.id - b.id)
+      .slice(0, HEADS);
+  }
+
+  private async tryClaim(zk: ZkClient, c: Candidate, req: ClaimRequest, claimKey: string): Promise<Claim | 'taken' | 'retried'> {
+    const l = this.layout;
+    const read = await zk.getData(l.ticket(c.id)).catch(orNull);
+    if (!read) return 'taken';
+    const h = parse<Header>(read.data);
+    if (h.status !== 'pending') return 'taken';
+    const header: Header = {
+      ...h,
+      status: 'leased',
+      attempt: h.attempt + 1,
+      holder: req.workerId,
+      leases: [...h.leases, { attempt: h.attempt + 1, holder: req.workerId, at: null }],
+      claimKey,
+      op: randomUUID(),
+    };
+    try {
+      const results = await zk.multi([
+        { op: 'remove', path: c.path, version: -1 },
+        { op: 'set', path: l.ticket(c.id), data: json(header), version: read.stat.version },
+        { op: 'create', path: l.lease(c.id), data: json({ ttl: req.ttlMs }) },
+        { op: 'create', path: l.claim(claimKey), data: json({ ticketId: c.id }) },
+      ]);
+      const set = results[1]!;
+      if (set.op !== 'set') throw new Error('unreachable');
+      const lease = { ttl: req.ttlMs, mtime: set.stat.mtime, cancel: false };
+      return { ticket: toTicket(c.id, parse<Header>(json(header)), set.stat, lease), token: set.stat.version, expiresAt: lease.mtime + lease.ttl };
+    } catch (err) {
+      if (isZk(err) && err.opIndex === 3 && err.code === ZK.NODE_EXISTS) return 'retried';
+      if (isZk(err) && err.opIndex !== undefined) return 'taken';
+      throw err;
+    }
+  }
+
+  /** The live lease a claim with this key won, if any (the entry goes when the lease ends). */
+  private async findClaim(zk: ZkClient, claimKey: string, workerId: string): Promise<Claim | null> {
+    const entry = await zk.getData(this.layout.claim(claimKey)).catch(orNull);
+    if (!entry) return null;
+    const s = await this.tickets.read(zk, parse<{ ticketId: number }>(entry.data).ticketId);
+    if (!s || s.header.status !== 'leased' || s.header.holder !== workerId || s.header.claimKey !== claimKey || !s.lease) return null;
+    return { ticket: this.tickets.ticket(s), token: s.stat.version, expiresAt: s.lease.mtime + s.lease.ttl };
+  }
+
+  async renew(id: string, token: number, ttlMs: number): Promise<Claim> {
+    const n = this.parse(id);
+    const l = this.layout;
+    return this.session.run(async (zk) => {
+      const renewed = zk.multi([
+        { op: 'check', path: l.ticket(n), version: token },
+        { op: 'set', path: l.lease(n), data: json({ ttl: ttlMs }), version: -1 },
+      ]);
+      const after = this.tickets.read(zk, n); // sent right behind the multi: sees its effect
+      let results;
+      try {
+        results = await renewed;
+      } catch (err) {
+        await after.catch(() => null);
+        if (isZk(err) && err.opIndex !== undefined) throw await this.whyNotHeld(zk, n, token);
+        throw err;
+      }
+      const s = await after;
+      const set = results[1]!;
+      if (!s || set.op !== 'set') throw await this.whyNotHeld(zk, n, token);
+      const lease = { ttl: ttlMs, mtime: set.stat.mtime, cancel: s.cancel };
+      return { ticket: toTicket(n, s.header, s.stat, lease), token, expiresAt: set.stat.mtime + ttlMs };
+    });
+  }
+
+  async complete(id: string, token: number, result: TicketResult): Promise<Ticket> {
+    const n = this.parse(id);
+    return this.ending(async (zk, reserve) => {
+      const s = await this.mustRead(zk, n);
+      if (s.header.status === 'done' && s.header.completedToken === token) return this.tickets.ticket(s);
+      if (s.header.status !== 'leased' || s.stat.version !== token) throw this.notHeld(s, token);
+      const header = afterLease(s, randomUUID(), { status: 'done', result, completedToken: token });
+      return { ops: await this.transitions.end(zk, s, header, reserve), s, header };
+    });
+  }
+
+  async release(id: string, token: number): Promise<Ticket> {
+    const n = this.parse(id);
+    const op = randomUUID();
+    return this.ending(async (zk, _reserve, recovering) => {
+      const s = await this.mustRead(zk, n);
+      if (recovering && s.header.op === op) return this.tickets.ticket(s);
+      if (s.header.status !== 'leased' || s.stat.version !== token) throw this.notHeld(s, token);
+      const header = afterLease(s, op, { status: 'pending', holder: null });
+      return { ops: this.transitions.requeue(s, header), s, header };
+    });
+  }
+
+  /** Pending: ends now as cancelled (follow-up posted). Leased: flagged. Done: unchanged. */
+  async cancel(id: string): Promise<Ticket> {
+    const n = this.parse(id);
+    return this.ending(async (zk, reserve) => {
+      const s = await this.mustRead(zk, n);
+      if (s.header.status === 'done') return this.tickets.ticket(s);
+      if (s.header.status === 'leased') {
+        if (!s.cancel) {
+          try {
+            await zk.create(this.layout.cancelFlag(n));
+          } catch (err) {
+            if (isZk(err, ZK.NO_NODE)) return null; // the lease ended meanwhile: look again
+            if (!isZk(err, ZK.NODE_EXISTS)) throw err;
+          }
+        }
+        return this.tickets.ticket((await this.tickets.read(zk, n)) ?? s);
+      }
+      const header: Header = { ...s.header, status: 'done', result: CANCELLED, cancelRequested: true, op: randomUUID() };
+      return { ops: await this.transitions.end(zk, s, header, reserve), s, header };
+    });
+  }
+
+  /**
+   * Runs a transition until it commits or decides: `step` returns a ticket (nothing to
+   * write), null (look again), or the ops to commit; a commit that loses a race is looked
+   * at again (the failed multi passed the leader, so the next read is fresh).
+   */
+  private async ending(
+    step: (
+      zk: ZkClient,
+      reserve: () => Promise<Reservation>,
+      recovering: boolean,
+    ) => Promise<Ticket | null | { ops: Op[]; s: TicketState; header: Header }>,
+  ): Promise<Ticket> {
+    const held: { reservation: Reservation | null } = { reservation: null };
+    try {
+      return await this.session.run(async (zk, recovering) => {
+        const reserve = async (): Promise<Reservation> => (held.reservation ??= await this.tickets.reserve(zk));
+        for (let round = 0; ; round++) {
+          const next = await step(zk, reserve, recovering);
+          if (next === null) continue;
+          if (!('ops' in next)) return next;
+          try {
+            const results = await zk.multi(next.ops);
+            const set = results[0]!;
+            if (held.reservation) held.reservation.path = null; // the multi removed it
+            return toTicket(next.s.id, parse<Header>(json(next.header)), set.op === 'set' ? set.stat : next.s.stat, null);
+          } catch (err) {
+            if (!isZk(err) || err.opIndex === undefined || round >= 50) throw err;
+            if (held.reservation && this.tickets.retryablePost(err, held.reservation)) continue;
+          }
+        }
+      });
+    } finally {
+      void this.tickets.unreserve(this.session.client, held.reservation);
+    }
+  }
+
+  private parse(id: string): number {
+    const n = parseTicketId(id);
+    if (n === null) throw new NotFoundError('ticket', id);
+    return n;
+  }
+
+  private async mustRead(zk: ZkClient, n: number): Promise<TicketState> {
+    const s = await this.tickets.read(zk, n);
+    if (!s) throw new NotFoundError('ticket', String(n));
+    return s;
+  }
+
+  private async whyNotHeld(zk: ZkClient, n: number, token: number): Promise<Error> {
+    return this.notHeld(await this.mustRead(zk, n).catch((err: unknown) => err as TicketState), token);
+  }
+
+  private notHeld(s: TicketState | Error, token: number): Error {
+    if (s instanceof Error) return s;
+    const id = String(s.id);
+    if (s.header.status === 'leased' && s.stat.version !== token) {
+      return new LeaseLostError(id, token, `the current lease token is ${s.stat.version}`);
+    }
+    return new LeaseLostError(id, token, `the ticket is ${s.header.status} and no longer leased under this token`);
+  }
+}
+
+function orEmpty(err: unknown): string[] {
+  if (isZk(err, ZK.NO_NODE)) return [];
+  throw err;
+}

@@ -1,0 +1,196 @@
+/**
+ * The ZooKeeper session behind one coordinator instance: connects, replaces an expired
+ * session with a new one (watches and ephemeral nodes are re-created by their owners on
+ * the `session` event), and runs every operation through `run`, which is where an unknown
+ * outcome is handled: after CONNECTION_LOSS (or a timeout, or an expiry) it waits for a
+ * connection, passes a write barrier, and runs the operation again with `recovering` set,
+ * so the operation re-reads what it may already have written before writing again.
+ */
+import { BASE_DIRS, type Layout } from './layout.js';
+import { isOutcomeUnknown, isZk, unavailable, ZK } from './errors.js';
+import { ZkClient, type SessionState } from './zk-client.js';
+
+export interface SessionOptions {
+  servers: string;
+  layout: Layout;
+  sessionTimeoutMs: number;
+  /** How long `ready()` waits for the first connection. */
+  connectTimeoutMs: number;
+  /** How long one operation may take, retries after connection loss included. */
+  operationTimeoutMs: number;
+}
+
+export type SessionEvent = SessionState | 'session';
+
+export class Session {
+  private zk: ZkClient;
+  private closed = false;
+  private initialized: Promise<void> | null = null;
+  private readonly dirs = new Set<string>();
+  private readonly listeners = new Set<(event: SessionEvent, zk: ZkClient) => void>();
+
+  constructor(private readonly options: SessionOptions) {
+    this.zk = this.open();
+  }
+
+  get client(): ZkClient {
+    return this.zk;
+  }
+
+  get layout(): Layout {
+    return this.options.layout;
+  }
+
+  get servers(): string {
+    return this.options.servers;
+  }
+
+  /** `connected`/`disconnected` of the current session; `session` once a new one replaced an expired one. */
+  on(listener: (event: SessionEvent, zk: ZkClient) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private sessions = 0;
+
+  private open(): ZkClient {
+    const generation = this.sessions++;
+    const zk = new ZkClient({
+      servers: this.options.servers,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      opTimeoutMs: Math.min(this.options.operationTimeoutMs, Math.max(this.options.sessionTimeoutMs, 2000)),
+    });
+    let announced = false;
+    zk.onState((state) => {
+      if (this.closed || zk !== this.zk) return;
+      if (state === 'expired') {
+        // Nothing of the old session survives: open a new one; owners re-arm on `session`.
+        this.zk = this.open();
+        void zk.close();
+        this.emit('expired', zk);
+        return;
+      }
+      if (state === 'connected' && !announced) {
+        announced = true;
+        if (generation > 0) {
+          this.emit('session', zk);
+          return;
+        }
+      }
+      this.emit(state, zk);
+    });
+    return zk;
+  }
+
+  private emit(event: SessionEvent, zk: ZkClient): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event, zk);
+      } catch {
+        // A listener's failure must not stop the others.
+      }
+    }
+  }
+
+  /** The connected client, waiting until `deadline`; a session that expires meanwhile is replaced. */
+  async connected(deadline: number): Promise<ZkClient> {
+    for (;;) {
+      if (this.closed) throw unavailable(this.options.servers, 'the coordinator is closed');
+      const zk = this.zk;
+      if (zk.connected) return zk;
+      const left = deadline - Date.now();
+      if (left <= 0) throw unavailable(this.options.servers, 'no connection to any node of the ensemble');
+      try {
+        await zk.whenConnected(left);
+      } catch (err) {
+        if (!isZk(err, ZK.SESSION_EXPIRED)) throw unavailable(this.options.servers, 'no connection to any node of the ensemble');
+      }
+    }
+  }
+
+  /** Connects and creates the base layout; UnavailableError after `connectTimeoutMs`. */
+  async ready(): Promise<void> {
+    await this.run(async () => undefined, Date.now() + this.options.connectTimeoutMs);
+  }
+
+  /**
+   * Runs `attempt` with a connected client. On an unknown outcome it waits for a
+   * connection, passes a barrier and runs it again with `recovering = true`: the attempt
+   * must then look for its own earlier write before writing again.
+   */
+  async run<T>(attempt: (zk: ZkClient, recovering: boolean) => Promise<T>, deadline = Date.now() + this.options.operationTimeoutMs): Promise<T> {
+    let recovering = false;
+    for (;;) {
+      const zk = await this.connected(deadline);
+      try {
+        await this.init(zk);
+        if (recovering) await this.barrier(zk);
+        return await attempt(zk, recovering);
+      } catch (err) {
+        if (!isOutcomeUnknown(err) || this.closed) throw err;
+        recovering = true;
+        if (Date.now() >= deadline) throw unavailable(this.options.servers, `${err.codeName.toLowerCase()} and no answer since`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  /**
+   * A write that changes nothing. Replies come from the server this session talks to
+   * only after it applied every earlier write, so reads sent after a barrier see every
+   * write acknowledged before it was sent (node-zookeeper-client has no `sync`).
+   */
+  barrier(zk: ZkClient): Promise<unknown> {
+    return zk.multi([{ op: 'check', path: this.options.layout.root, version: -1 }]);
+  }
+
+  /** Sends a barrier and then `reads` without waiting in between (same session: in order). */
+  async fresh<T>(zk: ZkClient, reads: () => Promise<T>): Promise<T> {
+    const [, value] = await Promise.all([this.barrier(zk), reads()]);
+    return value;
+  }
+
+  /** Creates the given persistent directories (and their ancestors under the root) once. */
+  async ensureDirs(zk: ZkClient, paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      if (this.dirs.has(path)) continue;
+      const root = this.options.layout.root;
+      const parts = path.slice(root.length + 1).split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const dir = `${root}/${parts.slice(0, i).join('/')}`;
+        if (this.dirs.has(dir)) continue;
+        await this.createDir(zk, dir);
+      }
+    }
+  }
+
+  private async createDir(zk: ZkClient, dir: string): Promise<void> {
+    try {
+      await zk.create(dir);
+    } catch (err) {
+      if (!isZk(err, ZK.NODE_EXISTS)) throw err;
+    }
+    this.dirs.add(dir);
+  }
+
+  private init(zk: ZkClient): Promise<void> {
+    this.initialized ??= (async () => {
+      const { root } = this.options.layout;
+      const ancestors = root.split('/').slice(1);
+      for (let i = 1; i <= ancestors.length; i++) await this.createDir(zk, `/${ancestors.slice(0, i).join('/')}`);
+      const layout = this.options.layout;
+      await Promise.all([...BASE_DIRS.map((d) => layout.dir(d)), layout.bell, layout.clock].map((d) => this.createDir(zk, d)));
+    })().catch((err: unknown) => {
+      this.initialized = null;
+      throw err;
+    });
+    return this.initialized;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.zk.close();
+  }
+}

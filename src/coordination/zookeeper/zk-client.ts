@@ -1,0 +1,316 @@
+/**
+ * A small typed promise wrapper over node-zookeeper-client 1.1.3 (callbacks, untyped).
+ * It fixes what the rest of the backend must not have to know:
+ * - inside a transaction the library turns version 0 into -1 ("any version") for
+ *   check/setData/remove (its issue #67), so a stale write at version 0 would commit; every
+ *   op's version is pinned after it is added;
+ * - calls queue forever while disconnected; each call here fails after `opTimeoutMs` with
+ *   OPERATION_TIMEOUT (outcome unknown, like CONNECTION_LOSS);
+ * - stats carry 64-bit longs as 8-byte buffers; they become numbers (ms since the epoch).
+ * One ZkClient is one ZooKeeper session; after it expires, make a new one.
+ */
+import { createRequire } from 'node:module';
+import { ZK, ZkError, type Meaning } from './errors.js';
+
+export interface Stat {
+  version: number;
+  cversion: number;
+  /** Milliseconds since the epoch, stamped by the ZooKeeper leader. */
+  ctime: number;
+  mtime: number;
+  /** Session id (hex) of an ephemeral node's owner; '0000000000000000' when persistent. */
+  ephemeralOwner: string;
+  numChildren: number;
+}
+
+export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
+
+export type Op = (
+  | { op: 'create'; path: string; data?: Buffer; mode?: CreateMode }
+  | { op: 'set'; path: string; data: Buffer; version: number }
+  | { op: 'check'; path: string; version: number }
+  | { op: 'remove'; path: string; version: number }
+) & { meaning?: Meaning };
+
+export type OpResult = { op: 'create'; path: string } | { op: 'set'; stat: Stat } | { op: 'check' } | { op: 'remove' };
+
+export type Watcher = () => void;
+export type SessionState = 'connected' | 'disconnected' | 'expired';
+
+// --- the untyped library, described as much as we use it ---------------------------
+interface RawStat {
+  version: number;
+  cversion: number;
+  ctime: Buffer;
+  mtime: Buffer;
+  ephemeralOwner: Buffer;
+  numChildren: number;
+}
+interface RawError extends Error {
+  getCode(): number;
+}
+type Cb<T extends unknown[]> = (err: RawError | null | undefined, ...rest: T) => void;
+interface RawTransaction {
+  ops: { version?: number }[];
+  create(path: string, data: Buffer, acls: unknown[], mode: number): RawTransaction;
+  setData(path: string, data: Buffer, version: number): RawTransaction;
+  check(path: string, version: number): RawTransaction;
+  remove(path: string, version: number): RawTransaction;
+  commit(cb: Cb<[{ type: number; path?: string; stat?: RawStat; err?: number }[]?]>): void;
+}
+interface RawClient {
+  connect(): void;
+  close(): void;
+  on(event: 'state', listener: (state: { name: string }) => void): void;
+  getSessionId(): Buffer;
+  getSessionPassword(): Buffer;
+  getSessionTimeout(): number;
+  create(path: string, data: Buffer, acls: unknown[], mode: number, cb: Cb<[string]>): void;
+  remove(path: string, version: number, cb: Cb<[]>): void;
+  setData(path: string, data: Buffer, version: number, cb: Cb<[RawStat]>): void;
+  getData(path: string, watcher: Watcher | undefined, cb: Cb<[Buffer | null, RawStat]>): void;
+  exists(path: string, watcher: Watcher | undefined, cb: Cb<[RawStat | null]>): void;
+  getChildren(path: string, watcher: Watcher | undefined, cb: Cb<[string[], RawStat]>): void;
+  transaction(): RawTransaction;
+  connectionManager: { state: number; socket?: { destroy(): void; remotePort?: number }; connectTimeoutHandler?: NodeJS.Timeout | null };
+}
+interface RawModule {
+  createClient(connect: string, options: Record<string, unknown>): RawClient;
+  ACL: { OPEN_ACL_UNSAFE: unknown[] };
+}
+const zookeeper = createRequire(import.meta.url)('node-zookeeper-client') as RawModule;
+const MODES: Record<CreateMode, number> = {
+  persistent: 0,
+  ephemeral: 1,
+  'persistent-sequential': 2,
+  'ephemeral-sequential': 3,
+};
+const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
+const EMPTY = Buffer.alloc(0);
+
+function long(buf: Buffer): number {
+  return Number(buf.readBigInt64BE(0));
+}
+
+function toStat(raw: RawStat): Stat {
+  return {
+    version: raw.version,
+    cversion: raw.cversion,
+    ctime: long(raw.ctime),
+    mtime: long(raw.mtime),
+    ephemeralOwner: raw.ephemeralOwner.toString('hex'),
+    numChildren: raw.numChildren,
+  };
+}
+
+export interface ZkClientOptions {
+  /** host:port,host:port (no chroot: the backend prefixes its own root). */
+  servers: string;
+  sessionTimeoutMs: number;
+  opTimeoutMs: number;
+}
+
+export class ZkClient {
+  private readonly raw: RawClient;
+  private readonly listeners = new Set<(state: SessionState) => void>();
+  private state: SessionState | 'connecting' | 'closed' = 'connecting';
+
+  constructor(private readonly options: ZkClientOptions) {
+    this.raw = zookeeper.createClient(options.servers, {
+      sessionTimeout: options.sessionTimeoutMs,
+      spinDelay: 200,
+      retries: 0,
+    });
+    this.raw.on('state', ({ name }) => {
+      const next: SessionState | null =
+        name === 'SYNC_CONNECTED' ? 'connected' : name === 'DISCONNECTED' ? 'disconnected' : name === 'EXPIRED' ? 'expired' : null;
+      if (next === null || this.state === 'closed' || this.state === 'expired') return;
+      this.state = next;
+      for (const listener of this.listeners) listener(next);
+    });
+    this.raw.connect();
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  get expired(): boolean {
+    return this.state === 'expired';
+  }
+
+  /** The session id in hex, as ZooKeeper shows it in an ephemeral node's owner. */
+  get sessionId(): string {
+    return this.raw.getSessionId().toString('hex');
+  }
+
+  get sessionPassword(): Buffer {
+    return this.raw.getSessionPassword();
+  }
+
+  /** The session timeout the ensemble granted (it clamps the one asked for). */
+  get sessionTimeoutMs(): number {
+    return this.raw.getSessionTimeout();
+  }
+
+  /** The client port of the server this session talks to now (diagnostics and tests). */
+  get serverPort(): number | null {
+    return this.connected ? (this.raw.connectionManager.socket?.remotePort ?? null) : null;
+  }
+
+  onState(listener: (state: SessionState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once connected; rejects with OPERATION_TIMEOUT after `timeoutMs`, SESSION_EXPIRED if it expires. */
+  whenConnected(timeoutMs: number): Promise<void> {
+    if (this.state === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (err?: ZkError): void => {
+        clearTimeout(timer);
+        off();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new ZkError(ZK.OPERATION_TIMEOUT, undefined)), timeoutMs);
+      const off = this.onState((s) => {
+        if (s === 'connected') done();
+        else if (s === 'expired') done(new ZkError(ZK.SESSION_EXPIRED, undefined));
+      });
+      if (this.state === 'closed' || this.state === 'expired') done(new ZkError(ZK.SESSION_EXPIRED, undefined));
+    });
+  }
+
+  create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
+    return this.call<[string]>(path, (cb) => this.raw.create(path, data, zookeeper.ACL.OPEN_ACL_UNSAFE, MODES[mode], cb)).then(
+      ([created]) => created,
+    );
+  }
+
+  remove(path: string, version: number): Promise<void> {
+    return this.call<[]>(path, (cb) => this.raw.remove(path, version, cb)).then(() => undefined);
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<Stat> {
+    return this.call<[RawStat]>(path, (cb) => this.raw.setData(path, data, version, cb)).then(([stat]) => toStat(stat));
+  }
+
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
+    return this.call<[Buffer | null, RawStat]>(path, (cb) => this.raw.getData(path, watcher, cb)).then(([data, stat]) => ({
+      data: data ?? EMPTY,
+      stat: toStat(stat),
+    }));
+  }
+
+  /** The node's stat, or null; with a watcher, fires on its creation, change or deletion. */
+  exists(path: string, watcher?: Watcher): Promise<Stat | null> {
+    return this.call<[RawStat | null]>(path, (cb) => this.raw.exists(path, watcher, cb)).then(([stat]) => (stat ? toStat(stat) : null));
+  }
+
+  getChildren(path: string, watcher?: Watcher): Promise<string[]> {
+    return this.call<[string[], RawStat]>(path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children]) => children);
+  }
+
+  /**
+   * Applies all ops atomically or none. On failure throws ZkError with the index and
+   * meaning of the op that failed (ZooKeeper marks the ops after it RUNTIME_INCONSISTENCY).
+   */
+  async multi(ops: Op[]): Promise<OpResult[]> {
+    const tx = this.raw.transaction();
+    for (const op of ops) {
+      switch (op.op) {
+        case 'create':
+          tx.create(op.path, op.data ?? EMPTY, zookeeper.ACL.OPEN_ACL_UNSAFE, MODES[op.mode ?? 'persistent']);
+          continue;
+        case 'set':
+          tx.setData(op.path, op.data, op.version);
+          break;
+        case 'check':
+          tx.check(op.path, op.version);
+          break;
+        case 'remove':
+          tx.remove(op.path, op.version);
+          break;
+      }
+      // The library's `version || -1` turned 0 into "any version": pin what we asked for.
+      tx.ops[tx.ops.length - 1]!.version = op.version;
+    }
+    let raw: { type: number; path?: string; stat?: RawStat; err?: number }[] | undefined;
+    try {
+      [raw] = await this.call<[{ type: number; path?: string; stat?: RawStat; err?: number }[]?]>(ops[0]?.path, (cb) => tx.commit(cb));
+    } catch (err) {
+      if (!(err instanceof ZkError) || err.code === ZK.CONNECTION_LOSS || err.code === ZK.OPERATION_TIMEOUT) throw err;
+      throw this.failedOp(ops, err, (err as ZkError & { results?: typeof raw }).results);
+    }
+    return ops.map((op, i): OpResult => {
+      const r = raw?.[i];
+      switch (op.op) {
+        case 'create':
+          return { op: 'create', path: r?.path ?? op.path };
+        case 'set':
+          return { op: 'set', stat: toStat(r!.stat!) };
+        case 'check':
+          return { op: 'check' };
+        case 'remove':
+          return { op: 'remove' };
+      }
+    });
+  }
+
+  private failedOp(ops: Op[], err: ZkError, results: { err?: number }[] | undefined): ZkError {
+    const codes = (results ?? []).map((r) => r.err ?? ZK.OK);
+    let index = codes.findIndex((c) => c !== ZK.OK && c !== ZK.RUNTIME_INCONSISTENCY);
+    if (index < 0) index = codes.findIndex((c) => c !== ZK.OK);
+    const op = index >= 0 ? ops[index] : undefined;
+    return new ZkError(index >= 0 ? codes[index]! : err.code, op?.path ?? err.path, index >= 0 ? index : undefined, op?.meaning);
+  }
+
+  /** Ends the session (its ephemeral nodes go at once) and leaves no socket or timer behind. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.listeners.clear();
+    const manager = this.raw.connectionManager;
+    if (wasConnected) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        this.raw.on('state', ({ name }) => {
+          if (name === 'DISCONNECTED') {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        this.raw.close();
+      });
+    }
+    // Not connected: the library's close() would write to a socket that may not exist yet.
+    // CLOSING makes it give up the connection attempt in flight instead of retrying.
+    manager.state = CLOSING;
+    manager.socket?.destroy();
+    if (manager.connectTimeoutHandler) clearTimeout(manager.connectTimeoutHandler);
+  }
+
+  /** Runs one library call with a deadline; library exceptions become ZkErrors. */
+  private call<T extends unknown[]>(path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ZkError(ZK.OPERATION_TIMEOUT, path)), this.options.opTimeoutMs);
+      try {
+        start((err, ...rest) => {
+          clearTimeout(timer);
+          if (err) {
+            const zkErr = new ZkError(typeof err.getCode === 'function' ? err.getCode() : ZK.SYSTEM_ERROR, path);
+            // A failed transaction passes its per-op results beside the error.
+            if (rest[0] !== undefined) (zkErr as ZkError & { results?: unknown }).results = rest[0];
+            reject(zkErr);
+          } else resolve(rest as T);
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        // The library asserts on bad paths and oversized data before sending anything.
+        reject(Object.assign(new ZkError(ZK.BAD_ARGUMENTS, path), { cause: err }));
+      }
+    });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The coordinator on a ZooKeeper ensemble: `zookeeper://host:port,host:port/chroot`.
+ * Layout in `layout.ts`; the lease clock is ZooKeeper's (znode mtimes, see `expiry.ts`).
+ * Every call runs through `Session.run` (an unknown outcome is re-read, never blindly
+ * retried) and its errors through `toDistciError` (the one translation of ZooKeeper's).
+ */
+import { ValidationError } from '../../core/errors.js';
+import type { NewTicket, Ticket, TicketResult } from '../../core/ticket.js';
+import type {
+  ChangeHint,
+  Claim,
+  ClaimRequest,
+  Coordinator,
+  Fence,
+  LockHandle,
+  PostOutcome,
+  RecordPage,
+  RecordPageRequest,
+  TicketFilter,
+  Unsubscribe,
+  VersionedRecord,
+} from '../contract.js';
+import { Counters } from './counters.js';
+import { toDistciError } from './errors.js';
+import { Expiry } from './expiry.js';
+import { Layout } from './layout.js';
+import { Leases } from './leases.js';
+import { Locks } from './locks.js';
+import { Records } from './records.js';
+import { Session } from './session.js';
+import { Tickets } from './tickets.js';
+import { ClaimableWatch } from './watches.js';
+
+export interface ZookeeperOptions {
+  /** `host:port,host:port,...` */
+  servers: string;
+  /** Where this deployment's znodes live, e.g. `/distci`. */
+  root: string;
+  /** Asked of the ensemble, which clamps it to 2-20 ticks. */
+  sessionTimeoutMs?: number;
+  /** How long `ready()` waits for the ensemble. */
+  connectTimeoutMs?: number;
+  /** How long one call may take, reconnecting and retrying included (then UnavailableError). */
+  operationTimeoutMs?: number;
+  /** Added to every lease's TTL before expiry: covers clock differences between successive leaders. */
+  expiryMarginMs?: number;
+}
+
+const HOST = /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;
+const CHROOT = /^(\/[A-Za-z0-9_.=-]+)+$/;
+const NUMERIC_OPTIONS = ['sessionTimeoutMs', 'connectTimeoutMs', 'operationTimeoutMs', 'expiryMarginMs'] as const;
+
+/** `zookeeper://h1:2181,h2:2181/distci?sessionTimeoutMs=10000` → options. */
+export function parseZookeeperUrl(url: string): ZookeeperOptions {
+  const usage = 'use zookeeper://host:port[,host:port...][/chroot], e.g. zookeeper://zk1:2181,zk2:2181,zk3:2181/distci';
+  const m = /^zookeeper:\/\/([^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/.exec(url);
+  if (!m) throw new ValidationError(`coordinator URL '${url}' is not a ZooKeeper URL: ${usage}`);
+  const servers = m[1]!.split(',');
+  const bad = servers.find((s) => !HOST.test(s));
+  if (bad !== undefined) throw new ValidationError(`coordinator URL '${url}': '${bad}' is not host:port; ${usage}`);
+  const root = !m[2] || m[2] === '/' ? '/distci' : m[2].replace(/\/$/, '');
+  if (!CHROOT.test(root) || root.split('/').some((s) => s === '.' || s === '..')) {
+    throw new ValidationError(`coordinator URL '${url}': chroot '${root}' must be /name[/name...] of A-Z a-z 0-9 _ . = -`);
+  }
+  const options: ZookeeperOptions = { servers: servers.join(','), root };
+  for (const [name, value] of new URLSearchParams(m[3] ?? '')) {
+    const known = NUMERIC_OPTIONS.find((o) => o === name);
+    if (!known || !/^[0-9]{1,9}$/.test(value)) {
+      throw new ValidationError(`coordinator URL '${url}': unknown option '${name}=${value}' (known: ${NUMERIC_OPTIONS.join(', ')}, in ms)`);
+    }
+    options[known] = Number(value);
+  }
+  return options;
+}
+
+export class ZookeeperCoordinator implements Coordinator {
+  readonly backend = 'zookeeper';
+  private readonly session: Session;
+  private readonly tickets: Tickets;
+  private readonly leases: Leases;
+  private readonly expiry: Expiry;
+  private readonly records: Records;
+  private readonly counters: Counters;
+  private readonly locks: Locks;
+  private readonly watch: ClaimableWatch;
+  private closed = false;
+
+  constructor(private readonly options: ZookeeperOptions) {
+    this.session = new Session({
+      servers: options.servers,
+      layout: new Layout(options.root),
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      operationTimeoutMs: options.operationTimeoutMs ?? 15_000,
+    });
+    this.tickets = new Tickets(this.session);
+    this.leases = new Leases(this.session, this.tickets);
+    this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500);
+    this.records = new Records(this.session);
+    this.counters = new Counters(this.session, this.tickets, this.records);
+    this.locks = new Locks(this.session);
+    this.watch = new ClaimableWatch(this.session);
+  }
+
+  static fromUrl(url: string): ZookeeperCoordinator {
+    return new ZookeeperCoordinator(parseZookeeperUrl(url));
+  }
+
+  async ready(): Promise<void> {
+    await this.guard(() => this.session.ready());
+    this.watch.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watch.stop();
+    this.locks.close();
+    await this.session.close();
+  }
+
+  post(input: NewTicket): Promise<PostOutcome> {
+    return this.guard(() => this.tickets.post(input));
+  }
+
+  get(id: string): Promise<Ticket> {
+    return this.guard(() => this.tickets.get(id));
+  }
+
+  list(filter: TicketFilter): Promise<Ticket[]> {
+    return this.guard(() => this.tickets.list(filter));
+  }
+
+  claim(request: ClaimRequest): Promise<Claim | null> {
+    return this.guard(() => this.leases.claim(request));
+  }
+
+  renew(id: string, token: number, ttlMs: number): Promise<Claim> {
+    return this.guard(() => this.leases.renew(id, token, ttlMs));
+  }
+
+  complete(id: string, token: number, result: TicketResult): Promise<Ticket> {
+    return this.guard(() => this.leases.complete(id, token, result));
+  }
+
+  cancel(id: string): Promise<Ticket> {
+    return this.guard(() => this.leases.cancel(id));
+  }
+
+  release(id: string, token: number): Promise<Ticket> {
+    return this.guard(() => this.leases.release(id, token));
+  }
+
+  expireLeases(): Promise<number> {
+    return this.guard(() => this.expiry.expireLeases());
+  }
+
+  onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe {
+    return this.watch.subscribe(listener);
+  }
+
+  nextNumber(counter: string): Promise<number> {
+    return this.guard(() => this.counters.next(counter));
+  }
+
+  createNumbered<T>(
+    counter: string,
+    prefix: string,
+    value: (n: number) => T,
+    also?: { ticket?: (n: number) => NewTicket; uniqueKey?: string },
+  ): Promise<VersionedRecord<T> & { number: number; key: string }> {
+    return this.guard(() => this.counters.createNumbered(counter, prefix, value, also));
+  }
+
+  getRecord<T>(key: string): Promise<VersionedRecord<T> | null> {
+    return this.guard(() => this.records.get<T>(key));
+  }
+
+  putRecord<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>> {
+    return this.guard(() => this.records.put(key, value, expectedVersion, fence));
+  }
+
+  deleteRecord(key: string, expectedVersion: number): Promise<void> {
+    return this.guard(() => this.records.delete(key, expectedVersion));
+  }
+
+  listRecords<T>(prefix: string, page?: RecordPageRequest): Promise<RecordPage<T>> {
+    return this.guard(() => this.records.list<T>(prefix, page));
+  }
+
+  tryLock(name: string, holder: string): Promise<LockHandle | null> {
+    return this.guard(() => this.locks.tryLock(name, holder));
+  }
+
+  /** Diagnostics and fault tests: the current session and the server it talks to. */
+  sessionInfo(): { id: string; password: Buffer; timeoutMs: number; serverPort: number | null } {
+    const zk = this.session.client;
+    return { id: zk.sessionId, password: zk.sessionPassword, timeoutMs: zk.sessionTimeoutMs, serverPort: zk.serverPort };
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toDistciError(err, this.options.servers);
+    }
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The ZooKeeper coordinator against a real 3-node ensemble (scripts/zookeeper.sh): the
+ * coordinator contract unchanged, then what only this backend has to prove.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { ZK, type ZkError } from '../../src/coordination/zookeeper/errors.js';
+import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
+import { parseZookeeperUrl, ZookeeperCoordinator, type ZookeeperOptions } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
+import { openCoordinator } from '../../src/coordination/open.js';
+import { ConflictError, UnavailableError, ValidationError } from '../../src/core/errors.js';
+import { eventually } from '../support/wait.js';
+import { expireSession, startEnsemble, type Ensemble } from '../support/zookeeper.js';
+import { coordinatorContract } from './contract-suite.js';
+
+let ensemble: Ensemble;
+before(async () => {
+  ensemble = await startEnsemble(3);
+});
+after(async () => {
+  await ensemble?.stop();
+});
+
+coordinatorContract('zookeeper 3-node ensemble', async () => {
+  const root = ensemble.freshRoot();
+  return {
+    open: async () => new ZookeeperCoordinator({ servers: ensemble.servers, root, sessionTimeoutMs: 4000 }),
+    cleanup: () => ensemble.removeRoot(root),
+  };
+});
+
+const TTL = 30_000;
+
+describe('zookeeper backend', () => {
+  const opened: ZookeeperCoordinator[] = [];
+  const roots: string[] = [];
+  /** Coordinators on a fresh root, closed after the test; they share state like frontends. */
+  const fresh = (): ((options?: Partial<ZookeeperOptions>) => ZookeeperCoordinator) => {
+    const root = ensemble.freshRoot();
+    roots.push(root);
+    return (options = {}) => {
+      const c = new ZookeeperCoordinator({ servers: ensemble.servers, root, sessionTimeoutMs: 4000, ...options });
+      opened.push(c);
+      return c;
+    };
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((c) => c.close()));
+    for (const root of roots.splice(0)) await ensemble.removeRoot(root);
+  });
+
+  it('pins version 0 inside transactions, which the client library turns into "any version"', async () => {
+    const zk = new ZkClient({ servers: ensemble.servers, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
+    const root = ensemble.freshRoot();
+    roots.push(root);
+    try {
+      await zk.whenConnected(5000);
+      await zk.create(root);
+      await zk.create(`${root}/n`, Buffer.from('v0'));
+      await zk.setData(`${root}/n`, Buffer.from('v1'), 0); // now at version 1
+      // The library as shipped: a transaction expecting version 0 commits anyway (its issue #67).
+      const raw = (zk as unknown as { raw: { transaction(): { setData(p: string, d: Buffer, v: number): { commit(cb: (err: unknown) => void): void } } } }).raw;
+      const rawError = await new Promise<unknown>((resolve) => raw.transaction().setData(`${root}/n`, Buffer.from('stale'), 0).commit(resolve));
+      assert.equal(rawError ?? null, null, 'node-zookeeper-client 1.1.3 still ignores version 0 in transactions');
+      // The wrapper keeps the version: the stale transaction fails and changes nothing.
+      await assert.rejects(
+        zk.multi([{ op: 'check', path: `${root}/n`, version: 0 }, { op: 'set', path: `${root}/n`, data: Buffer.from('x'), version: -1 }]),
+        (err: ZkError) => err.code === ZK.BAD_VERSION && err.opIndex === 0,
+      );
+      await assert.rejects(zk.multi([{ op: 'set', path: `${root}/n`, data: Buffer.from('x'), version: 0 }]), (err: ZkError) => err.code === ZK.BAD_VERSION);
+      await assert.rejects(zk.multi([{ op: 'remove', path: `${root}/n`, version: 0 }]), (err: ZkError) => err.code === ZK.BAD_VERSION);
+      assert.equal((await zk.getData(`${root}/n`)).data.toString(), 'stale');
+    } finally {
+      await zk.close();
+    }
+  });
+
+  it('refuses a fenced record write at a stale version 1 (a write at znode version 0)', async () => {
+    const c = fresh()();
+    const kind = 'fence0';
+    const { ticket } = await c.post({ kind });
+    const claim = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+    assert.ok(claim);
+    const fence = { ticketId: ticket.id, token: claim.token };
+    await c.putRecord('builds/j/1', { step: 1 }, 0, fence);
+    await c.putRecord('builds/j/1', { step: 2 }, 1, fence);
+    await assert.rejects(c.putRecord('builds/j/1', { step: 'lost' }, 1, fence), ConflictError);
+    assert.deepEqual(await c.getRecord('builds/j/1'), { value: { step: 2 }, version: 2 });
+  });
+
+  it('loses no ticket and grants none twice when a follower is SIGKILLed during a claim storm', async () => {
+    const open = fresh();
+    const coordinators = Array.from({ length: 4 }, () => open());
+    await Promise.all(coordinators.map((c) => c.ready()));
+    const status = await ensemble.status();
+    const followerPorts = new Set(status.filter((s) => s.mode === 'follower').map((s) => s.port));
+    // Make sure at least one coordinator talks to a follower: open more until one does.
+    for (let i = 0; i < 20 && !coordinators.some((c) => followerPorts.has(c.sessionInfo().serverPort ?? 0)); i++) {
+      const c = open();
+      await c.ready();
+      coordinators.push(c);
+    }
+    const victimPort = coordinators.map((c) => c.sessionInfo().serverPort).find((p) => followerPorts.has(p ?? 0));
+    const victim = status.find((s) => s.port === victimPort);
+    assert.ok(victim, 'a coordinator connected to a follower');
+
+    const kind = 'storm';
+    const count = 400;
+    const posted = new Set<string>();
+    for (let i = 0; i < count; i += 50) {
+      const batch = await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => coordinators[j % coordinators.length]!.post({ kind, payload: { i: i + j } })));
+      for (const { ticket } of batch) posted.add(ticket.id);
+    }
+    const grants = new Map<string, number>();
+    let killed = false;
+    const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof UnavailableError)) throw err;
+        }
+      }
+    };
+    const worker = async (c: ZookeeperCoordinator, name: string): Promise<void> => {
+      for (;;) {
+        const claimId = randomUUID(); // reused by every retry of this one claim
+        const claim = await retrying(() => c.claim({ workerId: name, kinds: [kind], labels: [], ttlMs: TTL, claimId }));
+        if (!claim) return;
+        grants.set(claim.ticket.id, (grants.get(claim.ticket.id) ?? 0) + 1);
+        if (!killed && grants.size >= count / 4) {
+          killed = true;
+          await ensemble.kill(victim.node);
+        }
+        await retrying(() => c.complete(claim.ticket.id, claim.token, { outcome: 'success' }));
+      }
+    };
+    const started = Date.now();
+    await Promise.all(coordinators.flatMap((c, i) => [worker(c, `w${i}a`), worker(c, `w${i}b`)]));
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(killed, 'the follower was killed during the storm');
+    assert.deepEqual([...grants.values()].filter((n) => n > 1), [], 'no ticket granted twice');
+    assert.equal(grants.size, count, 'every ticket granted');
+    const done = await coordinators[0]!.list({ kind, status: 'done', limit: 1000 });
+    assert.deepEqual(new Set(done.map((t) => t.id)), posted, 'every ticket done');
+    console.log(`# claim storm: ${count} tickets, ${coordinators.length * 2} claimers, follower ${victim.node} killed: ${(count / seconds).toFixed(0)} claim+complete/s`);
+    await ensemble.restart(victim.node);
+  });
+});
+
+describe('zookeeper backend: faults and sessions', () => {
+  const opened: ZookeeperCoordinator[] = [];
+  const roots: string[] = [];
+  const fresh = (): ((options?: Partial<ZookeeperOptions>) => ZookeeperCoordinator) => {
+    const root = ensemble.freshRoot();
+    roots.push(root);
+    return (options = {}) => {
+      const c = new ZookeeperCoordinator({ servers: ensemble.servers, root, sessionTimeoutMs: 4000, ...options });
+      opened.push(c);
+      return c;
+    };
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((c) => c.close()));
+    for (const root of roots.splice(0)) await ensemble.removeRoot(root);
+  });
+
+  it('resumes operations after the leader is SIGKILLed, and loses nothing', async () => {
+    const open = fresh();
+    const [a, b] = [open(), open()];
+    await Promise.all([a.ready(), b.ready()]);
+    const kind = 'leader-loss';
+    const posted: string[] = [];
+    const completed = new Set<string>();
+    const successes: number[] = [];
+    let stop = false;
+    const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof UnavailableError)) throw err;
+        }
+      }
+    };
+    const loop = async (c: ZookeeperCoordinator, name: string): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const key = `${name}-${i}`; // a retried post is the same post
+        const { ticket } = await retrying(() => c.post({ kind, idempotencyKey: key }));
+        if (!posted.includes(ticket.id)) posted.push(ticket.id);
+        const claimId = randomUUID();
+        const claim = await retrying(() => c.claim({ workerId: name, kinds: [kind], labels: [], ttlMs: TTL, claimId }));
+        if (claim) {
+          await retrying(() => c.complete(claim.ticket.id, claim.token, { outcome: 'success' }));
+          completed.add(claim.ticket.id);
+        }
+        successes.push(Date.now());
+      }
+    };
+    const loops = [loop(a, 'a1'), loop(a, 'a2'), loop(b, 'b1'), loop(b, 'b2')];
+    await eventually(() => assert.ok(successes.length >= 50), 10_000);
+    const leader = await ensemble.leader();
+    const killedAt = Date.now();
+    await ensemble.kill(leader.node);
+    await eventually(() => assert.ok(successes.some((t) => t > killedAt + 200)), 30_000, 20);
+    const firstAfter = successes.find((t) => t > killedAt + 200)!;
+    await eventually(() => assert.ok(successes.filter((t) => t > firstAfter).length >= 50), 20_000);
+    stop = true;
+    await Promise.all(loops);
+    // The longest pause between two successful rounds around the fault.
+    const around = successes.filter((t) => t >= killedAt - 1000);
+    const pause = Math.max(...around.slice(1).map((t, i) => t - around[i]!));
+    console.log(`# leader ${leader.node} killed: longest pause between successful rounds ${pause} ms`);
+    const newLeader = await ensemble.leader();
+    assert.notEqual(newLeader.node, leader.node);
+    // Every posted ticket is done or still pending; none is stuck leased or gone.
+    await a.expireLeases();
+    const all = await a.list({ kind, limit: 1000 });
+    assert.deepEqual(new Set(all.map((t) => t.id)), new Set(posted), 'no ticket lost');
+    assert.deepEqual(all.filter((t) => t.status === 'leased'), [], 'no lease left behind');
+    for (const t of all.filter((x) => x.status === 'done')) assert.ok(completed.has(t.id));
+    await ensemble.restart(leader.node);
+  });
+
+  it('recovers by itself after its session expires; notifications and locks follow', async () => {
+    const open = fresh();
+    const [victim, other] = [open(), open()];
+    await Promise.all([victim.ready(), other.ready()]);
+    const lock = await victim.tryLock('cron/expiry', 'victim');
+    assert.ok(lock);
+    const hints: number[] = [];
+    victim.onClaimable(() => hints.push(Date.now()));
+    const { id, password } = victim.sessionInfo();
+    const hintsBefore = hints.length;
+    await expireSession(ensemble.servers, id, password);
+    // The lock went with the session: it is lost, and another holder can take it.
+    await eventually(() => assert.equal(lock.lost.aborted, true), 10_000);
+    const taken = await eventually(async () => {
+      const l = await other.tryLock('cron/expiry', 'other');
+      assert.ok(l);
+      return l;
+    }, 10_000, 50);
+    await taken.release();
+    // A new session, by itself: calls work again and the watch was re-armed on it.
+    await eventually(async () => assert.notEqual(victim.sessionInfo().id, id), 10_000, 50);
+    // Changes may have been missed while the session was gone: listeners hear of it.
+    await eventually(() => assert.ok(hints.length > hintsBefore, 'a hint once the new session is up'), 5000, 5);
+    const before = hints.length;
+    const { ticket } = await other.post({ kind: 'after-expiry' });
+    await eventually(() => assert.ok(hints.length > before, 'a hint after the post'), 5000, 5);
+    const claim = await victim.claim({ workerId: 'w', kinds: ['after-expiry'], labels: [], ttlMs: TTL });
+    assert.equal(claim?.ticket.id, ticket.id);
+    assert.equal((await victim.get(ticket.id)).lease?.holder, 'w');
+  });
+
+  it('fails ready() fast with a clear UnavailableError when nothing listens', async () => {
+    const port = await unusedPort();
+    const c = new ZookeeperCoordinator({ servers: `127.0.0.1:${port}`, root: '/nowhere', connectTimeoutMs: 1000 });
+    const started = Date.now();
+    await assert.rejects(c.ready(), (err: UnavailableError) => {
+      assert.ok(err instanceof UnavailableError);
+      assert.equal(err.code, 'unavailable');
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+      assert.match(err.message, /scripts\/zookeeper\.sh/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000, `ready() took ${Date.now() - started} ms`);
+    const closing = Date.now();
+    await c.close();
+    assert.ok(Date.now() - closing < 2000);
+  });
+});
+
+describe('zookeeper URLs', () => {
+  it('opens zookeeper:// URLs with a chroot and options, and explains bad ones', async () => {
+    assert.deepEqual(parseZookeeperUrl('zookeeper://zk1:2181,zk2:2181,zk3:2181/distci'), { servers: 'zk1:2181,zk2:2181,zk3:2181', root: '/distci' });
+    assert.deepEqual(parseZookeeperUrl('zookeeper://127.0.0.1:2181'), { servers: '127.0.0.1:2181', root: '/distci' });
+    assert.deepEqual(parseZookeeperUrl('zookeeper://h:1/a/b?sessionTimeoutMs=4000'), { servers: 'h:1', root: '/a/b', sessionTimeoutMs: 4000 });
+    assert.throws(() => parseZookeeperUrl('zookeeper://h/x'), /not host:port/);
+    assert.throws(() => parseZookeeperUrl('zookeeper://h:1/a/../b'), ValidationError);
+    assert.throws(() => parseZookeeperUrl('zookeeper://h:1/x?color=red'), /unknown option/);
+    const c = await openCoordinator('zookeeper://127.0.0.1:1/x');
+    assert.equal(c.backend, 'zookeeper');
+    await c.close();
+  });
+});
+
+function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
