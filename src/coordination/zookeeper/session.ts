@@ -110,7 +110,7 @@ export class Session {
 
   /** Connects and creates the base layout; UnavailableError after `connectTimeoutMs`. */
   async ready(): Promise<void> {
-    await this.run(async () => undefined, Date.now() + this.options.connectTimeoutMs);
+    await this.run((zk) => zk.exists(this.options.layout.root), Date.now() + this.options.connectTimeoutMs);
   }
 
   /**
