@@ -8,6 +8,7 @@ import { createLogger } from '../../log.js';
 import { buildControl } from '../../worker/kinds/build-control.js';
 import { builtinKinds, type KindsOptions } from '../../worker/kinds/index.js';
 import { Worker, type TicketHandler } from '../../worker/runtime.js';
+import { probeBwrap, type SandboxConfig } from '../../worker/sandbox/index.js';
 import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
 
 /** Every kind a worker process can serve: the pipeline's build-control and the step kinds. */
@@ -30,10 +31,31 @@ export function selectHandlers(kinds: string[], all: Record<string, TicketHandle
   return chosen;
 }
 
+/** The sandbox settings as the step kinds take them. */
+export function sandboxConfig(settings: Settings): SandboxConfig {
+  if (settings.sandbox === 'off') return { mode: 'off' };
+  const memoryBytes = settings.sandboxMemoryMb * 1024 * 1024;
+  return {
+    mode: 'bwrap',
+    network: settings.sandboxNetwork === 'allow',
+    uid: settings.sandboxUid,
+    limits: { memoryBytes, processes: settings.sandboxProcesses, tmpBytes: memoryBytes },
+  };
+}
+
+/** Refuses to start a worker whose sandbox cannot work here, in one line saying why. */
+export async function checkSandbox(settings: Settings): Promise<void> {
+  const config = sandboxConfig(settings);
+  if (config.mode === 'off') return;
+  const problem = await probeBwrap(config);
+  if (problem) throw new ConfigError(`--sandbox bwrap: ${problem}`);
+}
+
 export function startWorker(settings: Settings): { worker: Worker; client: ApiClient } {
   const log = createLogger(settings.logLevel, { component: 'worker', workerId: settings.workerId });
   const client = new ApiClient({ servers: settings.server, ...(settings.token ? { token: settings.token } : {}) });
-  const handlers = selectHandlers(settings.kinds, allKinds(client, { log }));
+  const kindsOptions = { log, sandbox: sandboxConfig(settings), maxStepOutputBytes: settings.maxStepOutputBytes };
+  const handlers = selectHandlers(settings.kinds, allKinds(client, kindsOptions));
   const worker = new Worker({
     api: new TicketsApi(client),
     workerId: settings.workerId,
@@ -44,15 +66,18 @@ export function startWorker(settings: Settings): { worker: Worker; client: ApiCl
     log,
   });
   worker.start();
-  log.info({ kinds: Object.keys(handlers), servers: settings.server, concurrency: settings.concurrency }, 'worker started');
+  log.info({ kinds: Object.keys(handlers), servers: settings.server, concurrency: settings.concurrency, sandbox: settings.sandbox }, 'worker started');
   return { worker, client };
 }
 
 export function workerCommand(program: Command): void {
   const cmd = program.command('worker').description('pull tickets from the frontends and work on them');
-  addSettingsFlags(cmd, ['server', 'kinds', 'labels', 'concurrency', 'workerId', 'claimWaitMs', 'graceMs', 'logLevel']).action(
+  const flags: (keyof Settings)[] = ['server', 'kinds', 'labels', 'concurrency', 'workerId', 'claimWaitMs', 'graceMs', 'logLevel'];
+  const limits: (keyof Settings)[] = ['sandbox', 'sandboxNetwork', 'sandboxUid', 'sandboxMemoryMb', 'sandboxProcesses', 'maxStepOutputBytes'];
+  addSettingsFlags(cmd, [...flags, ...limits]).action(
     async (opts: Record<string, string>) => {
       const settings = settingsFrom(opts);
+      await checkSandbox(settings);
       const { worker, client } = startWorker(settings);
       const stop = (): void => {
         void worker

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TicketHandler } from '../runtime.js';
+import { createSandbox, type SandboxConfig } from '../sandbox/index.js';
 import { stepHandler, type StepDeps, type StepIo } from '../step/step-context.js';
 import { WorkspaceCache } from '../step/workspace-cache.js';
 import { adHocShell, isAdHocShell } from './ad-hoc-shell.js';
 import { copyArtifacts } from './copy-artifacts.js';
-import { executeShell } from './execute-shell.js';
+import { shellKind } from './execute-shell.js';
 import { gitCheckout } from './git-checkout.js';
 import { publishArtifacts } from './publish-artifacts.js';
 
@@ -20,6 +21,10 @@ export interface KindsOptions {
   cacheSize?: number;
   /** Console batching (default 200 ms, 64 KiB). */
   console?: StepDeps['console'];
+  /** How execute-shell scripts are confined (default: not at all). */
+  sandbox?: SandboxConfig;
+  /** Console bytes one execute-shell step may write before it is stopped (default: no limit). */
+  maxStepOutputBytes?: number;
   log?: Logger;
 }
 
@@ -38,6 +43,12 @@ function defaultWorkRoot(): string {
 
 let cleanupRegistered = false;
 
+const refuseAdHoc: TicketHandler = async () => ({
+  outcome: 'failure',
+  code: 'sandbox_required',
+  message: 'this worker sandboxes scripts and does not run ad-hoc execute-shell tickets; run the script as a step of a job',
+});
+
 /** Every worker kind this build of distci ships, by name. */
 export function builtinKinds(options: KindsOptions): Record<string, TicketHandler> {
   const workRoot = options.workRoot ?? defaultWorkRoot();
@@ -46,8 +57,11 @@ export function builtinKinds(options: KindsOptions): Record<string, TicketHandle
     cache: new WorkspaceCache(join(workRoot, 'ws'), options.cacheSize ?? 8, options.log),
     ...(options.console ? { console: options.console } : {}),
   };
-  const shell = stepHandler(executeShell, deps);
-  const adHoc = adHocShell(join(workRoot, 'adhoc'));
+  const sandbox = createSandbox(options.sandbox ?? { mode: 'off' }, workRoot);
+  const shell = stepHandler(shellKind({ sandbox, ...(options.maxStepOutputBytes !== undefined ? { maxOutputBytes: options.maxStepOutputBytes } : {}) }), deps);
+  // Ad-hoc scripts run unconfined, so a sandboxing worker refuses them rather than give a
+  // ticket poster (any worker-role token) the worker's own rights.
+  const adHoc = sandbox.confined ? refuseAdHoc : adHocShell(join(workRoot, 'adhoc'));
   return {
     // 'build-control' is not a step kind: src/cli/commands/worker.ts (allKinds) adds it.
     'git-checkout': stepHandler(gitCheckout, deps),

@@ -18,12 +18,20 @@ export interface ProcessOptions {
   signal: AbortSignal;
   /** Between SIGTERM and SIGKILL (default 2000 ms). */
   killGraceMs?: number;
+  /**
+   * Bytes of stdout and stderr together passed on to the console and capture; past it the
+   * rest is discarded and the program is stopped like on a timeout (`stopped: 'output_limit'`).
+   */
+  maxOutputBytes?: number;
+  /** Start the program as this user and group (the worker must be root to change them). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface ProcessResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  stopped: 'timeout' | 'aborted' | null;
+  stopped: 'timeout' | 'aborted' | 'output_limit' | null;
   stdout: string;
   stderr: string;
 }
@@ -42,7 +50,8 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * Timeout and abort send SIGTERM to the group, then SIGKILL after the grace period; when
  * the program exits, whatever it left running in its group is killed. Output is decoded
  * as UTF-8 without splitting characters, and the child is paused while the console is
- * backed up. Rejects only when the program cannot be started.
+ * backed up. Past `maxOutputBytes` output is dropped and the group stopped. Rejects only
+ * when the program cannot be started.
  */
 export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
@@ -51,12 +60,26 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
       env: options.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
     });
     const captured = { stdout: '', stderr: '' };
+    let outputBytes = 0;
+    /** The part of a chunk still within `maxOutputBytes`; stops the program once past it. */
+    const withinLimit = (chunk: Buffer): Buffer => {
+      const max = options.maxOutputBytes;
+      if (max === undefined) return chunk;
+      const room = Math.max(0, max - outputBytes);
+      outputBytes += chunk.length;
+      if (chunk.length <= room) return chunk;
+      stop('output_limit');
+      return chunk.subarray(0, room);
+    };
     const consume = (stream: Readable, name: 'stdout' | 'stderr'): void => {
       const decoder = new StringDecoder('utf8');
       let paused = false;
       const take = (text: string): void => {
+        if (text === '') return;
         if (options.capture) captured[name] = (captured[name] + text).slice(-options.capture);
         if (options.console && !options.console.write(text) && !paused) {
           paused = true;
@@ -67,7 +90,8 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
           });
         }
       };
-      stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
+      // Past the limit the stream is still read (and dropped) so the program never blocks on it.
+      stream.on('data', (chunk: Buffer) => take(decoder.write(withinLimit(chunk))));
       stream.on('end', () => take(decoder.end()));
     };
     consume(child.stdout, 'stdout');
@@ -75,7 +99,7 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
 
     let stopped: ProcessResult['stopped'] = null;
     let killTimer: NodeJS.Timeout | undefined;
-    const stop = (reason: 'timeout' | 'aborted'): void => {
+    const stop = (reason: NonNullable<ProcessResult['stopped']>): void => {
       if (stopped || child.pid === undefined) return;
       stopped = reason;
       killGroup(child.pid, 'SIGTERM');
