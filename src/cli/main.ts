@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { DistciError } from '../core/errors.js';
 import { ConfigError } from '../config/settings.js';
+import { auditCommand } from './commands/audit.js';
 import { buildCommand } from './commands/builds.js';
 import { frontendCommand } from './commands/frontend.js';
 import { jobCommand } from './commands/jobs.js';
+import { secretsCommand } from './commands/secrets.js';
 import { ticketsCommand } from './commands/tickets.js';
 import { upCommand } from './commands/up.js';
 import { workerCommand } from './commands/worker.js';
@@ -19,6 +21,8 @@ workerCommand(program);
 jobCommand(program);
 buildCommand(program);
 ticketsCommand(program);
+secretsCommand(program);
+auditCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { ROLES } from '../frontend/auth.js';
+import { JOB_PATTERN, ROLES, tokenProblems, type TokenConfig } from '../frontend/auth.js';
 
 const Strings = Type.Array(Type.String({ minLength: 1 }));
 
@@ -26,11 +26,18 @@ export const SettingsSchema = Type.Object(
         {
           name: Type.String({ minLength: 1 }),
           role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+          /** The token, or its digest `sha256:<64 hex digits>` so the plaintext need not be on disk. */
           token: Type.String({ minLength: 16 }),
+          /** Limits the token to jobs whose names match this glob, e.g. `team-a-*`. */
+          jobs: Type.Optional(Type.String({ pattern: JOB_PATTERN })),
         },
         { additionalProperties: false },
       ),
     ),
+    /** Secrets keys (32 bytes each, base64; the first seals, all open), separated by commas. */
+    secretsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** A file holding the secrets keys, one per line, the first sealing. */
+    secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
     server: Strings,
     token: Type.Optional(Type.String({ minLength: 1 })),
@@ -40,12 +47,6 @@ export const SettingsSchema = Type.Object(
     workerId: Type.String({ minLength: 1 }),
     claimWaitMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
     graceMs: Type.Integer({ minimum: 0 }),
-    sandbox: Type.Union([Type.Literal('off'), Type.Literal('bwrap')]),
-    sandboxNetwork: Type.Union([Type.Literal('allow'), Type.Literal('none')]),
-    sandboxUid: Type.Integer({ minimum: 1, maximum: 4_294_967_294 }),
-    sandboxMemoryMb: Type.Integer({ minimum: 64, maximum: 16 * 1024 * 1024 }),
-    sandboxProcesses: Type.Integer({ minimum: 8, maximum: 4_194_304 }),
-    maxStepOutputBytes: Type.Integer({ minimum: 1024 }),
   },
   { additionalProperties: false },
 );
@@ -70,12 +71,6 @@ export const DEFAULTS: Settings = {
   workerId: `${hostname()}-${process.pid}`,
   claimWaitMs: 30_000,
   graceMs: 10_000,
-  sandbox: 'off',
-  sandboxNetwork: 'allow',
-  sandboxUid: 65534,
-  sandboxMemoryMb: 4096,
-  sandboxProcesses: 512,
-  maxStepOutputBytes: 64 * 1024 * 1024,
 };
 
 /** Environment variable for each setting that has one. */
@@ -87,6 +82,8 @@ export const ENV: Partial<Record<keyof Settings, string>> = {
   port: 'DISTCI_PORT',
   leaseTtlMs: 'DISTCI_LEASE_TTL_MS',
   tokens: 'DISTCI_AUTH_TOKENS',
+  secretsKey: 'DISTCI_SECRETS_KEY',
+  secretsKeyFile: 'DISTCI_SECRETS_KEY_FILE',
   logLevel: 'DISTCI_LOG_LEVEL',
   server: 'DISTCI_SERVER',
   token: 'DISTCI_TOKEN',
@@ -94,12 +91,6 @@ export const ENV: Partial<Record<keyof Settings, string>> = {
   labels: 'DISTCI_LABELS',
   concurrency: 'DISTCI_CONCURRENCY',
   workerId: 'DISTCI_WORKER_ID',
-  sandbox: 'DISTCI_SANDBOX',
-  sandboxNetwork: 'DISTCI_SANDBOX_NETWORK',
-  sandboxUid: 'DISTCI_SANDBOX_UID',
-  sandboxMemoryMb: 'DISTCI_SANDBOX_MEMORY_MB',
-  sandboxProcesses: 'DISTCI_SANDBOX_PROCESSES',
-  maxStepOutputBytes: 'DISTCI_MAX_STEP_OUTPUT_BYTES',
 };
 
 export class ConfigError extends Error {}
@@ -108,16 +99,7 @@ export class ConfigError extends Error {}
 function fromString(key: keyof Settings, raw: string, source: string): unknown {
   const schema = (SettingsSchema.properties as Record<string, TSchema>)[key]!;
   const type = schema.type ?? (schema.anyOf ? 'string' : undefined);
-  if (key === 'tokens') {
-    return raw
-      .split(',')
-      .filter(Boolean)
-      .map((entry) => {
-        const [name, role, ...rest] = entry.split(':');
-        if (!name || !role || rest.length === 0) throw new ConfigError(`${source}: each token is name:role:secret, got '${entry.split(':')[0]}:…'`);
-        return { name, role, token: rest.join(':') };
-      });
-  }
+  if (key === 'tokens') return raw.split(',').filter(Boolean).map((entry) => parseTokenEntry(entry, source));
   if (type === 'integer') {
     if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${source}: ${key} must be a whole number, got '${raw}'`);
     return Number(raw);
@@ -125,6 +107,24 @@ function fromString(key: keyof Settings, raw: string, source: string): unknown {
   if (type === 'array') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   return raw;
 }
+
+/**
+ * `name:role:secret` or `name:role:secret:pattern`; the secret may be a digest
+ * `sha256:<hex>`. The secret itself cannot contain `:` here (the config file can).
+ */
+function parseTokenEntry(entry: string, source: string): TokenConfig {
+  const [name, role, ...rest] = entry.split(':');
+  const digest = rest[0] === 'sha256' && rest.length >= 2;
+  const secret = digest ? `sha256:${rest[1]}` : rest[0];
+  const pattern = rest.slice(digest ? 2 : 1);
+  if (!name || !role || !secret || pattern.length > 1) {
+    throw new ConfigError(`${source}: each token is name:role:secret or name:role:secret:job-pattern, got '${entry.split(':')[0]}:…'`);
+  }
+  return { name, role: role as TokenConfig['role'], token: secret, ...(pattern[0] !== undefined ? { jobs: pattern[0] } : {}) };
+}
+
+/** Settings whose values must never be echoed in an error. */
+const HIDDEN = new Set(['tokens', 'token', 'secrets', 'secretsKey']);
 
 function readFile(path: string): Partial<Settings> {
   let text: string;
@@ -173,8 +173,10 @@ export function loadSettings(flags: Partial<Record<keyof Settings, string>>, con
   if (first) {
     const key = first.path.split('/')[1] ?? '';
     const where = sources[key] ?? 'defaults';
-    const shown = key === 'tokens' || key === 'token' ? '' : ` (got ${JSON.stringify(first.value)})`;
+    const shown = HIDDEN.has(key) ? '' : ` (got ${JSON.stringify(first.value)})`;
     throw new ConfigError(`invalid setting ${first.path.slice(1) || '(root)'} from ${where}: ${first.message}${shown}`);
   }
+  const problem = tokenProblems((merged as Settings).tokens)[0];
+  if (problem) throw new ConfigError(`invalid setting tokens/${problem.index} from ${sources.tokens ?? 'defaults'}: ${problem.message}`);
   return merged as Settings;
 }

@@ -1,11 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordination/contract.js';
 import type { Store } from '../storage/contract.js';
-import type { SecretsProvider } from './services/secrets.js';
+import type { Keyring } from '../core/crypto/keyring.js';
+import { SecretStore, type SecretsProvider } from './services/secrets.js';
+import { AuditLog } from './services/audit.js';
+import { auditRoutes } from './routes/audit.js';
+import { secretRoutes } from './routes/secrets.js';
 import { buildRoutes } from './routes/builds.js';
 import { jobRoutes } from './routes/jobs.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -15,7 +21,7 @@ import { BuildService } from './services/builds.js';
 import { CronScheduler } from './services/cron.js';
 import { JobService } from './services/jobs.js';
 import { DistciError } from '../core/errors.js';
-import { Authenticator, type Identity, type Permission, type TokenConfig } from './auth.js';
+import { Authenticator, requireJobScope, type Identity, type Permission, type TokenConfig } from './auth.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
 import { FrontendMetrics } from './metrics.js';
@@ -26,6 +32,8 @@ import { ErrorSchema, TicketSchema } from './schemas.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+    /** Set by a route without a `:job` parameter that filters what it returns by the caller's job pattern. */
+    jobScope?: 'filters';
   }
   interface FastifyRequest {
     identity?: Identity;
@@ -35,7 +43,12 @@ declare module 'fastify' {
 export interface FrontendOptions {
   coordinator: Coordinator;
   store: Store;
+  /** Configured secrets (read only), behind the sealed ones in the coordinator. */
   secrets: SecretsProvider;
+  /** Keys sealing stored secrets (the first seals, all open); without them secrets cannot be set. */
+  secretsKeyring?: Keyring | null;
+  /** Names this frontend in audit entries (default host/pid/random). */
+  frontendId?: string;
   /** Largest workspace or artifact upload. */
   maxUploadBytes: number;
   log: Logger;
@@ -95,6 +108,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     const permission = request.routeOptions.config.permission;
     if (permission === undefined) return; // unknown route: the 404 handler answers
     request.identity = auth.authorize(request.headers.authorization, permission);
+    requireJobScope(request.identity, (request.params as { job?: unknown } | undefined)?.job, request.routeOptions.config.jobScope === 'filters');
   });
   app.setErrorHandler((err, request, reply) => {
     const code = (err as { code?: string }).code;
@@ -107,6 +121,8 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
 
   const jobs = new JobService(options.coordinator, options.store, options.now);
   const builds = new BuildService(options.coordinator, jobs);
+  const audit = new AuditLog(options.coordinator, options.frontendId ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, options.now);
+  const secrets = new SecretStore(options.coordinator, options.secretsKeyring ?? null, options.secrets, options.log, options.now);
   const cron = new CronScheduler(options.coordinator, builds, {
     intervalMs: options.cronIntervalMs ?? 1000,
     log: options.log,
@@ -125,13 +141,15 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
-      await api.register(jobRoutes, { jobs, builds });
+      await api.register(jobRoutes, { jobs, builds, audit });
       await api.register(webhookRoutes, { webhooks: new WebhookService(options.coordinator, jobs, builds, options.env ?? process.env, options.log) });
-      await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250 });
+      await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250, audit });
+      await api.register(secretRoutes, { secrets, audit });
+      await api.register(auditRoutes, { audit });
       await api.register(stepIoRoutes, {
         coordinator: options.coordinator,
         store: options.store,
-        secrets: options.secrets,
+        secrets,
         maxUploadBytes: options.maxUploadBytes,
         maxConsoleChunkBytes: 256 * 1024,
       });

@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { artifactKey, buildPrefix, workspaceKey, type BuildRecord } from '../../core/builds/build.js';
 import type { Store } from '../../storage/contract.js';
 import { ErrorSchema } from '../schemas.js';
+import type { AuditLog } from '../services/audit.js';
 import type { BuildService } from '../services/builds.js';
 import { renderText } from '../../core/builds/console-events.js';
 import { ConsoleReader } from '../services/console.js';
@@ -19,9 +20,10 @@ export interface BuildRoutesOptions {
   store: Store;
   /** How often a live console tail looks for new output. */
   followPollMs: number;
+  audit: AuditLog;
 }
 
-export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async (app, { builds, store, followPollMs }) => {
+export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async (app, { builds, store, followPollMs, audit }) => {
   app.post(
     '/jobs/:job/builds',
     {
@@ -57,6 +59,9 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
         ...(body.parameters ? { parameters: body.parameters } : {}),
         ...(body.idempotencyKey ? { idempotencyKey: body.idempotencyKey } : {}),
       });
+      // Once per build: a retried trigger (same idempotency key) is the same change.
+      const details = { cause: cause.kind, ...(cause.kind === 'upstream' ? { upstream: by } : {}) };
+      await audit.record(request, { action: 'build.trigger', job: build.job, build: build.number, details }, `build.trigger/${build.job}/${build.number}`);
       return reply.code(created ? 201 : 200).send(build);
     },
   );
@@ -108,7 +113,9 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
     },
     async (request) => {
       const { build } = await builds.get(request.params.job, number(request.params.n));
-      return builds.cancel(build.job, build.number);
+      const cancelled = await builds.cancel(build.job, build.number);
+      await audit.record(request, { action: 'build.cancel', job: build.job, build: build.number, details: { status: build.status } }, `build.cancel/${build.job}/${build.number}`);
+      return cancelled;
     },
   );
 

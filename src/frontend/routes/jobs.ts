@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../core/errors.js';
+import { allowsJob, type Identity } from '../auth.js';
 import { ErrorSchema } from '../schemas.js';
+import type { AuditLog } from '../services/audit.js';
 import type { BuildService } from '../services/builds.js';
-import type { JobService } from '../services/jobs.js';
+import type { JobRecord, JobService } from '../services/jobs.js';
 
 export const JOB_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
 export const JobParams = Type.Object({ job: Type.String({ pattern: JOB_NAME }) });
@@ -17,7 +19,23 @@ function ifMatch(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
-export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: BuildService }> = async (app, { jobs, builds }) => {
+/** A page of the jobs the caller may see: a token limited to a job pattern sees only its jobs. */
+async function visibleJobs(jobs: JobService, identity: Identity | undefined, query: { after?: string; q?: string }, limit: number) {
+  if (identity?.jobs === undefined) return jobs.list({ ...query, limit });
+  const visible: JobRecord[] = [];
+  for (let after = query.after; ; ) {
+    const page = await jobs.list({ ...query, after, limit: 1000 });
+    for (const job of page.jobs) {
+      if (!allowsJob(identity, job.id)) continue;
+      visible.push(job);
+      if (visible.length === limit) return { jobs: visible, next: job.id };
+    }
+    if (page.next === null) return { jobs: visible, next: null };
+    after = page.next;
+  }
+}
+
+export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: BuildService; audit: AuditLog }> = async (app, { jobs, builds, audit }) => {
   // Job configs keep the text people wrote, so bodies arrive unparsed (this plugin only).
   app.removeContentTypeParser('application/json');
   for (const type of ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml']) {
@@ -42,6 +60,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
         throw new ValidationError('send the job config as the body: YAML (Content-Type: application/yaml) or JSON');
       }
       const { job, created } = await jobs.apply(request.params.job, request.body, format, ifMatch(request.headers['if-match']));
+      await audit.record(request, { action: 'job.apply', job: job.id, details: { version: job.version, created } });
       return reply.code(created ? 201 : 200).header('etag', `"${job.version}"`).send(job);
     },
   );
@@ -49,7 +68,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
   app.get(
     '/jobs',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', jobScope: 'filters' },
       schema: {
         summary: 'List jobs by name with their last build; q searches names and descriptions',
         tags: ['jobs'],
@@ -65,7 +84,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
       },
     },
     async (request) => {
-      const page = await jobs.list({ ...request.query, limit: Number(request.query.limit ?? 100) });
+      const { limit, ...query } = request.query;
+      const page = await visibleJobs(jobs, request.identity, query, Number(limit ?? 100));
       const summaries = await Promise.all(
         page.jobs.map(async (job) => {
           const last = (await builds.list(job.id, { limit: 1 })).builds[0];
@@ -110,6 +130,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
     },
     async (request, reply) => {
       await jobs.delete(request.params.job);
+      await audit.record(request, { action: 'job.delete', job: request.params.job });
       return reply.code(204).send(null);
     },
   );
