@@ -20,6 +20,12 @@ const FLAGS: Record<string, [keyof Settings, string]> = {
   claimWaitMs: ['claimWaitMs', '--claim-wait-ms <ms>'],
   graceMs: ['graceMs', '--grace-ms <ms>'],
   logLevel: ['logLevel', '--log-level <level>'],
+  sandbox: ['sandbox', '--sandbox <mode>'],
+  sandboxNetwork: ['sandboxNetwork', '--sandbox-network <policy>'],
+  sandboxUid: ['sandboxUid', '--sandbox-uid <uid>'],
+  sandboxMemoryMb: ['sandboxMemoryMb', '--sandbox-memory-mb <mib>'],
+  sandboxProcesses: ['sandboxProcesses', '--sandbox-processes <n>'],
+  maxStepOutputBytes: ['maxStepOutputBytes', '--max-step-output-bytes <bytes>'],
   secretsKeyFile: ['secretsKeyFile', '--secrets-key-file <file>'],
 };
 
@@ -41,6 +47,12 @@ const HELP: Partial<Record<keyof Settings, string>> = {
   claimWaitMs: 'long-poll time of one claim (default 30000)',
   graceMs: 'on SIGTERM, how long running tickets may finish before release (default 10000)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent',
+  sandbox: 'off, or bwrap: run execute-shell scripts in a bubblewrap sandbox (DISTCI_SANDBOX)',
+  sandboxNetwork: 'allow, or none: no sandboxed step gets a network (DISTCI_SANDBOX_NETWORK)',
+  sandboxUid: 'host uid (and gid) of sandboxed scripts when the worker is root (default 65534)',
+  sandboxMemoryMb: 'address space of each sandboxed process, and size of its /tmp (default 4096)',
+  sandboxProcesses: 'processes and threads one sandboxed step may have at once (default 512)',
+  maxStepOutputBytes: 'console output of one execute-shell step before it is stopped (default 64 MiB)',
   secretsKeyFile: 'file of secrets keys, base64, one per line, the first sealing (DISTCI_SECRETS_KEY_FILE; or the keys in DISTCI_SECRETS_KEY)',
 };
 

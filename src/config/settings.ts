@@ -47,6 +47,12 @@ export const SettingsSchema = Type.Object(
     workerId: Type.String({ minLength: 1 }),
     claimWaitMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
     graceMs: Type.Integer({ minimum: 0 }),
+    sandbox: Type.Union([Type.Literal('off'), Type.Literal('bwrap')]),
+    sandboxNetwork: Type.Union([Type.Literal('allow'), Type.Literal('none')]),
+    sandboxUid: Type.Integer({ minimum: 1, maximum: 4_294_967_294 }),
+    sandboxMemoryMb: Type.Integer({ minimum: 64, maximum: 16 * 1024 * 1024 }),
+    sandboxProcesses: Type.Integer({ minimum: 8, maximum: 4_194_304 }),
+    maxStepOutputBytes: Type.Integer({ minimum: 1024 }),
   },
   { additionalProperties: false },
 );
@@ -71,6 +77,12 @@ export const DEFAULTS: Settings = {
   workerId: `${hostname()}-${process.pid}`,
   claimWaitMs: 30_000,
   graceMs: 10_000,
+  sandbox: 'off',
+  sandboxNetwork: 'allow',
+  sandboxUid: 65534,
+  sandboxMemoryMb: 4096,
+  sandboxProcesses: 512,
+  maxStepOutputBytes: 64 * 1024 * 1024,
 };
 
 /** Environment variable for each setting that has one. */
@@ -91,6 +103,12 @@ export const ENV: Partial<Record<keyof Settings, string>> = {
   labels: 'DISTCI_LABELS',
   concurrency: 'DISTCI_CONCURRENCY',
   workerId: 'DISTCI_WORKER_ID',
+  sandbox: 'DISTCI_SANDBOX',
+  sandboxNetwork: 'DISTCI_SANDBOX_NETWORK',
+  sandboxUid: 'DISTCI_SANDBOX_UID',
+  sandboxMemoryMb: 'DISTCI_SANDBOX_MEMORY_MB',
+  sandboxProcesses: 'DISTCI_SANDBOX_PROCESSES',
+  maxStepOutputBytes: 'DISTCI_MAX_STEP_OUTPUT_BYTES',
 };
 
 export class ConfigError extends Error {}
