@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ZK, type ZkError } from '../../src/coordination/zookeeper/errors.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
@@ -12,7 +13,7 @@ import { parseZookeeperUrl, ZookeeperCoordinator, type ZookeeperOptions } from '
 import { openCoordinator } from '../../src/coordination/open.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/core/errors.js';
 import { eventually } from '../support/wait.js';
-import { expireSession, startEnsemble, type Ensemble } from '../support/zookeeper.js';
+import { expireSession, startEnsemble, type Ensemble, type NodeStatus } from '../support/zookeeper.js';
 import { coordinatorContract } from './contract-suite.js';
 
 let ensemble: Ensemble;
@@ -115,15 +116,8 @@ describe('zookeeper backend', () => {
     }
     const grants = new Map<string, number>();
     let killed = false;
-    const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
-      for (;;) {
-        try {
-          return await fn();
-        } catch (err) {
-          if (!(err instanceof UnavailableError)) throw err;
-        }
-      }
-    };
+    const retry = new Retrying(60_000);
+    const retrying = <T>(fn: () => Promise<T>): Promise<T> => retry.run(fn);
     const worker = async (c: ZookeeperCoordinator, name: string): Promise<void> => {
       for (;;) {
         const claimId = randomUUID(); // reused by every retry of this one claim
@@ -138,15 +132,20 @@ describe('zookeeper backend', () => {
       }
     };
     const started = Date.now();
-    await Promise.all(coordinators.flatMap((c, i) => [worker(c, `w${i}a`), worker(c, `w${i}b`)]));
-    const seconds = (Date.now() - started) / 1000;
+    let seconds = 0;
+    try {
+      await Promise.all(coordinators.flatMap((c, i) => [worker(c, `w${i}a`), worker(c, `w${i}b`)]));
+      seconds = (Date.now() - started) / 1000;
+    } finally {
+      retry.stop();
+      if (killed) await ensemble.restart(victim.node);
+    }
     assert.ok(killed, 'the follower was killed during the storm');
     assert.deepEqual([...grants.values()].filter((n) => n > 1), [], 'no ticket granted twice');
     assert.equal(grants.size, count, 'every ticket granted');
     const done = await coordinators[0]!.list({ kind, status: 'done', limit: 1000 });
     assert.deepEqual(new Set(done.map((t) => t.id)), posted, 'every ticket done');
     console.log(`# claim storm: ${count} tickets, ${coordinators.length * 2} claimers, follower ${victim.node} killed: ${(count / seconds).toFixed(0)} claim+complete/s`);
-    await ensemble.restart(victim.node);
   });
 });
 
@@ -175,18 +174,10 @@ describe('zookeeper backend: faults and sessions', () => {
     const posted: string[] = [];
     const completed = new Set<string>();
     const successes: number[] = [];
-    let stop = false;
-    const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
-      for (;;) {
-        try {
-          return await fn();
-        } catch (err) {
-          if (!(err instanceof UnavailableError)) throw err;
-        }
-      }
-    };
+    const retry = new Retrying(30_000);
+    const retrying = <T>(fn: () => Promise<T>): Promise<T> => retry.run(fn);
     const loop = async (c: ZookeeperCoordinator, name: string): Promise<void> => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !retry.stopped; i++) {
         const key = `${name}-${i}`; // a retried post is the same post
         const { ticket } = await retrying(() => c.post({ kind, idempotencyKey: key }));
         if (!posted.includes(ticket.id)) posted.push(ticket.id);
@@ -199,29 +190,35 @@ describe('zookeeper backend: faults and sessions', () => {
         successes.push(Date.now());
       }
     };
-    const loops = [loop(a, 'a1'), loop(a, 'a2'), loop(b, 'b1'), loop(b, 'b2')];
-    await eventually(() => assert.ok(successes.length >= 50), 10_000);
-    const leader = await ensemble.leader();
-    const killedAt = Date.now();
-    await ensemble.kill(leader.node);
-    await eventually(() => assert.ok(successes.some((t) => t > killedAt + 200)), 30_000, 20);
-    const firstAfter = successes.find((t) => t > killedAt + 200)!;
-    await eventually(() => assert.ok(successes.filter((t) => t > firstAfter).length >= 50), 20_000);
-    stop = true;
-    await Promise.all(loops);
+    const loops = [loop(a, 'a1'), loop(a, 'a2'), loop(b, 'b1'), loop(b, 'b2')].map((p) => p.catch((err: unknown) => retry.fail(err)));
+    let leader: NodeStatus | null = null;
+    let killedAt = 0;
+    try {
+      await eventually(() => assert.ok(successes.length >= 50, retry.report('50 rounds before the fault')), 10_000);
+      const current = await ensemble.leader();
+      killedAt = Date.now();
+      await ensemble.kill(current.node);
+      leader = current;
+      await eventually(() => assert.ok(successes.some((t) => t > killedAt + 200), retry.report('a round after the leader was killed')), 30_000, 20);
+      const firstAfter = successes.find((t) => t > killedAt + 200)!;
+      await eventually(() => assert.ok(successes.filter((t) => t > firstAfter).length >= 50, retry.report('50 rounds after')), 20_000);
+    } finally {
+      retry.stop();
+      await Promise.all(loops);
+      if (leader) await ensemble.restart(leader.node);
+    }
+    assert.deepEqual(retry.failures, [], 'no call failed for good');
     // The longest pause between two successful rounds around the fault.
     const around = successes.filter((t) => t >= killedAt - 1000);
     const pause = Math.max(...around.slice(1).map((t, i) => t - around[i]!));
-    console.log(`# leader ${leader.node} killed: longest pause between successful rounds ${pause} ms`);
-    const newLeader = await ensemble.leader();
-    assert.notEqual(newLeader.node, leader.node);
+    console.log(`# leader ${leader!.node} killed: longest pause between successful rounds ${pause} ms`);
+
     // Every posted ticket is done or still pending; none is stuck leased or gone.
     await a.expireLeases();
     const all = await a.list({ kind, limit: 1000 });
     assert.deepEqual(new Set(all.map((t) => t.id)), new Set(posted), 'no ticket lost');
     assert.deepEqual(all.filter((t) => t.status === 'leased'), [], 'no lease left behind');
     for (const t of all.filter((x) => x.status === 'done')) assert.ok(completed.has(t.id));
-    await ensemble.restart(leader.node);
   });
 
   it('recovers by itself after its session expires; notifications and locks follow', async () => {
@@ -286,6 +283,49 @@ describe('zookeeper URLs', () => {
     await c.close();
   });
 });
+
+/**
+ * Retries a call while it fails with UnavailableError (what a worker or client does),
+ * counting errors by code for the failure report; stops when told or past `deadlineMs`.
+ */
+class Retrying {
+  readonly failures: string[] = [];
+  private readonly errors = new Map<string, number>();
+  private halted = false;
+
+  constructor(private readonly deadlineMs: number) {}
+
+  get stopped(): boolean {
+    return this.halted;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.deadlineMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        const key = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 120)}` : String(err);
+        this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+        if (!(err instanceof UnavailableError) || Date.now() > deadline) throw err;
+        if (this.halted) throw new Error('stopped');
+        await delay(20);
+      }
+    }
+  }
+
+  fail(err: unknown): void {
+    if (!(err instanceof Error && err.message === 'stopped')) this.failures.push(String(err));
+  }
+
+  stop(): void {
+    this.halted = true;
+  }
+
+  report(what: string): string {
+    return `${what}; errors seen: ${JSON.stringify([...this.errors])}; failures: ${JSON.stringify(this.failures)}`;
+  }
+}
 
 function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -105,10 +105,16 @@ export class Ensemble {
 }
 
 const running = new Set<Ensemble>();
-// A test runner that dies or is interrupted still stops what it started.
+// A test runner that exits, or is interrupted or terminated, still stops what it started.
 process.once('exit', () => {
   for (const ensemble of running) ensemble.stopSync();
 });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const ensemble of running) ensemble.stopSync();
+    process.kill(process.pid, signal);
+  });
+}
 
 export async function startEnsemble(nodes = 3): Promise<Ensemble> {
   let stdout: string;

@@ -119,7 +119,7 @@ export class Layout {
   }
 
   byJob(job: string): string {
-    return `${this.root}/by-job/${enc(job)}`;
+    return `${this.root}/by-job/${enc(job) || '%'}`; // '%' alone: the empty job name ('%' itself is %25)
   }
 
   reservationPrefix(): string {

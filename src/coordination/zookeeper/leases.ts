@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LeaseLostError, NotFoundError } from '../../core/errors.js';
-import type { Ticket, TicketResult } from '../../core/ticket.js';
+import { assertName, type Ticket, type TicketResult } from '../../core/ticket.js';
 import type { Claim, ClaimRequest } from '../contract.js';
 import { isZk, ZK } from './errors.js';
 import { json, parse, parsePendingName, parseLabelsName, parseTicketId, toTicket, type Header } from './layout.js';
@@ -98,7 +98,7 @@ export class Leases {
   private async heads(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>): Promise<Candidate[]> {
     const l = this.layout;
     const routes = await Promise.all(
-      [...new Set(kinds)].map(async (kind) => {
+      [...new Set(kinds)].filter(validName).map(async (kind) => {
         const sets = await zk.getChildren(l.queueKind(kind)).catch(orEmpty);
         return sets
           .filter((name) => parseLabelsName(name).every((label) => offered.has(label)))
@@ -294,6 +294,16 @@ export class Leases {
       return new LeaseLostError(id, token, `the current lease token is ${s.stat.version}`);
     }
     return new LeaseLostError(id, token, `the ticket is ${s.header.status} and no longer leased under this token`);
+  }
+}
+
+/** A kind no ticket can have (a post checks names) has no queue to look at. */
+function validName(kind: string): boolean {
+  try {
+    assertName('kind', kind);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -217,8 +217,8 @@ export class Tickets {
         }
         return out.length >= limit;
       };
-      if (filter.job !== undefined || filter.kind !== undefined) {
-        const dir = filter.job !== undefined ? l.byJob(filter.job) : l.byKind(filter.kind!);
+      if (filter.job || filter.kind) {
+        const dir = filter.job ? l.byJob(filter.job) : l.byKind(filter.kind!);
         await take((await zk.getChildren(dir).catch(orEmpty)).map(Number));
         return out;
       }

@@ -72,7 +72,11 @@ interface RawClient {
   exists(path: string, watcher: Watcher | undefined, cb: Cb<[RawStat | null]>): void;
   getChildren(path: string, watcher: Watcher | undefined, cb: Cb<[string[], RawStat]>): void;
   transaction(): RawTransaction;
-  connectionManager: { state: number; socket?: { destroy(): void; remotePort?: number }; connectTimeoutHandler?: NodeJS.Timeout | null };
+  connectionManager: {
+    state: number;
+    socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number };
+    connectTimeoutHandler?: NodeJS.Timeout | null;
+  };
 }
 interface RawModule {
   createClient(connect: string, options: Record<string, unknown>): RawClient;
@@ -114,6 +118,8 @@ export class ZkClient {
   private readonly raw: RawClient;
   private readonly listeners = new Set<(state: SessionState) => void>();
   private state: SessionState | 'connecting' | 'closed' = 'connecting';
+  private lastHeard = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: ZkClientOptions) {
     this.raw = zookeeper.createClient(options.servers, {
@@ -121,7 +127,25 @@ export class ZkClient {
       spinDelay: 200,
       retries: 0,
     });
+    // The library pings an idle connection every third of the session timeout but never
+    // notices a server that stops answering (the Java client does): past two thirds
+    // without a byte, drop the connection so that the library moves to another server.
+    let lastTick = Date.now();
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      // After a stall of our own event loop, let the bytes that arrived meanwhile be read first.
+      const stalled = now - lastTick > 1000;
+      lastTick = now;
+      if (!stalled && this.state === 'connected' && now - this.lastHeard > (this.raw.getSessionTimeout() * 2) / 3) {
+        this.raw.connectionManager.socket?.destroy();
+      }
+    }, 250);
+    this.watchdog.unref();
     this.raw.on('state', ({ name }) => {
+      if (name === 'SYNC_CONNECTED') {
+        this.lastHeard = Date.now();
+        this.raw.connectionManager.socket?.on('data', () => (this.lastHeard = Date.now()));
+      }
       const next: SessionState | null =
         name === 'SYNC_CONNECTED' ? 'connected' : name === 'DISCONNECTED' ? 'disconnected' : name === 'EXPIRED' ? 'expired' : null;
       if (next === null || this.state === 'closed' || this.state === 'expired') return;
@@ -269,6 +293,7 @@ export class ZkClient {
   /** Ends the session (its ephemeral nodes go at once) and leaves no socket or timer behind. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    clearInterval(this.watchdog);
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.listeners.clear();
