@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { Coordinator } from '../../coordination/contract.js';
-import { artifactKey, consoleChunkKey, workspaceKey } from '../../core/builds/build.js';
-import { ConflictError } from '../../core/errors.js';
+import { artifactKey, buildKey, consoleChunkKey, workspaceKey, type BuildRecord } from '../../core/builds/build.js';
+import type { StepPayload } from '../../core/builds/step-payload.js';
+import { ConflictError, DistciError } from '../../core/errors.js';
 import type { Store } from '../../storage/contract.js';
 import { ErrorSchema, IdParams } from '../schemas.js';
 import type { SecretsProvider } from '../services/secrets.js';
@@ -72,9 +73,16 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
       },
     },
     async (request, reply) => {
-      const { payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
+      const { ticket, payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
+      // The ticket's payload is the poster's word; the build's plan (from the job config) is ours.
+      const allowed = await plannedSecrets(coordinator, payload);
+      const asked = payload.secrets ?? [];
+      const extra = asked.filter((name) => !allowed.has(name));
+      if (ticket.idempotencyKey !== `step/${payload.job}/${payload.build}/${payload.step}` || extra.length > 0) {
+        throw new DistciError('forbidden', `ticket ${ticket.id} is not a step of ${payload.job}#${payload.build} that may read ${extra.join(', ') || 'these secrets'}`);
+      }
       void reply.header('cache-control', 'no-store');
-      return { secrets: await secrets.resolve(payload.secrets ?? [], { job: payload.job }) };
+      return { secrets: await secrets.resolve(asked, { job: payload.job }) };
     },
   );
 
@@ -119,3 +127,10 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
     },
   );
 };
+
+/** The secrets the build's own plan gives this step: what a step ticket may ask for. */
+async function plannedSecrets(coordinator: Coordinator, payload: StepPayload): Promise<Set<string>> {
+  const record = await coordinator.getRecord<BuildRecord>(buildKey(payload.job, payload.build));
+  const step = record?.value.plan.find((p) => p.name === payload.step);
+  return new Set(step?.secrets ?? []);
+}
