@@ -26,6 +26,8 @@ import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
 import { FrontendMetrics } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
+import { queueRoutes, watchClaims, WorkerSightings } from './routes/queue.js';
+import { uiRoutes } from './routes/ui.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { ErrorSchema, TicketSchema } from './schemas.js';
 
@@ -132,8 +134,11 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
   app.get('/metrics', { config: { permission: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
+  await app.register(uiRoutes, { auth });
+  const sightings = new WorkerSightings();
   await app.register(
     async (api) => {
+      watchClaims(api, sightings);
       await api.register(ticketRoutes, {
         coordinator: options.coordinator,
         dispatcher,
@@ -141,6 +146,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
+      await api.register(queueRoutes, { coordinator: options.coordinator, dispatcher, sightings, leaseTtlMs: options.leaseTtlMs });
       await api.register(jobRoutes, { jobs, builds, audit });
       await api.register(webhookRoutes, { webhooks: new WebhookService(options.coordinator, jobs, builds, options.env ?? process.env, options.log) });
       await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250, audit });
