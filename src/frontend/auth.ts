@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Minimatch } from 'minimatch';
 import { DistciError } from '../core/errors.js';
 
-export type Role = 'admin' | 'user' | 'worker';
-export const ROLES: readonly Role[] = ['admin', 'user', 'worker'];
+export type Role = 'admin' | 'user' | 'viewer' | 'worker';
+export const ROLES: readonly Role[] = ['admin', 'user', 'viewer', 'worker'];
 
 /** What a route needs; `public` routes (health, OpenAPI) need no token. */
 export type Permission = 'public' | 'read' | 'tickets:post' | 'tickets:lease' | 'jobs:write' | 'builds:trigger' | 'secrets' | 'audit';
@@ -13,6 +13,8 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   // Workers post step tickets, write under their leases and trigger downstream builds.
   worker: new Set(['read', 'tickets:post', 'tickets:lease', 'builds:trigger']),
   user: new Set(['read', 'jobs:write', 'builds:trigger']),
+  // Read only: dashboards, people who watch builds.
+  viewer: new Set(['read']),
 };
 
 export interface TokenConfig {

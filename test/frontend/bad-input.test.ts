@@ -6,6 +6,7 @@ import { startTestFrontend, type TestFrontend } from '../support/embedded.js';
 const ADMIN = 'admin-secret-0123456789';
 const USER = 'user-secret-0123456789';
 const WORKER = 'worker-secret-0123456789';
+const VIEWER = 'viewer-secret-0123456789';
 
 async function call(fe: TestFrontend, method: string, path: string, opts: { body?: string; token?: string | null; type?: string } = {}) {
   const headers: Record<string, string> = {};
@@ -25,6 +26,7 @@ describe('frontend: bad input and access control', () => {
         { name: 'root', role: 'admin', token: ADMIN },
         { name: 'alice', role: 'user', token: USER },
         { name: 'w1', role: 'worker', token: WORKER },
+        { name: 'eve', role: 'viewer', token: VIEWER },
       ],
     });
   });
@@ -89,6 +91,19 @@ describe('frontend: bad input and access control', () => {
     assert.equal((await call(fe, 'POST', '/api/v1/tickets', { token: WORKER, body: '{"kind":"k"}' })).status, 201);
     assert.equal((await call(fe, 'POST', '/api/v1/tickets/claim', { token: WORKER, body: '{"workerId":"w","kinds":["k"]}' })).status, 200);
     await fe.coordinator.list({}).then((t) => assert.equal(t.length, 1));
+  });
+
+  it('lets a viewer read and nothing else', async () => {
+    assert.equal((await call(fe, 'GET', '/api/v1/tickets', { token: VIEWER })).status, 200);
+    assert.equal((await call(fe, 'GET', '/api/v1/jobs', { token: VIEWER })).status, 200);
+    for (const [method, path, body] of [
+      ['POST', '/api/v1/tickets', '{"kind":"k"}'],
+      ['POST', '/api/v1/jobs/x/builds', '{}'],
+      ['POST', '/api/v1/tickets/claim', '{"workerId":"v","kinds":["k"]}'],
+    ] as const) {
+      const res = await call(fe, method, path, { token: VIEWER, body });
+      assert.equal(res.status, 403, `${method} ${path}`);
+    }
   });
 
   it('serves health, readiness and the OpenAPI description without a token', async () => {
