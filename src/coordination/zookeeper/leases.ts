@@ -238,7 +238,9 @@ export class Leases {
   /**
    * Runs a transition until it commits or decides: `step` returns a ticket (nothing to
    * write), null (look again), or the ops to commit; a commit that loses a race is looked
-   * at again (the failed multi passed the leader, so the next read is fresh).
+   * at again (the failed multi passed the leader, so the next read is fresh). Reads come
+   * from whichever server this session talks to and may lag behind another frontend's
+   * write: a refusal (lease lost, not found) is only given after a barrier and a fresh look.
    */
   private async ending(
     step: (
@@ -251,8 +253,17 @@ export class Leases {
     try {
       return await this.session.run(async (zk, recovering) => {
         const reserve = async (): Promise<Reservation> => (held.reservation ??= await this.tickets.reserve(zk));
+        let synced = recovering;
         for (let round = 0; ; round++) {
-          const next = await step(zk, reserve, recovering);
+          let next;
+          try {
+            next = await step(zk, reserve, recovering);
+          } catch (err) {
+            if (synced || !(err instanceof LeaseLostError || err instanceof NotFoundError)) throw err;
+            await this.session.barrier(zk);
+            synced = true;
+            continue;
+          }
           if (next === null) continue;
           if (!('ops' in next)) return next;
           try {
@@ -262,7 +273,8 @@ export class Leases {
             return toTicket(next.s.id, parse<Header>(json(next.header)), set.op === 'set' ? set.stat : next.s.stat, null);
           } catch (err) {
             if (!isZk(err) || err.opIndex === undefined || round >= 50) throw err;
-            if (held.reservation && this.tickets.retryablePost(err, held.reservation)) continue;
+            synced = true;
+            if (held.reservation) this.tickets.retryablePost(err, held.reservation);
           }
         }
       });
