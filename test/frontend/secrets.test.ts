@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { buildKey } from '../../src/core/builds/build.js';
 import { SqliteCoordinator } from '../../src/coordination/embedded/sqlite-coordinator.js';
 import { Keyring, keyId } from '../../src/core/crypto/keyring.js';
 import type { TokenConfig } from '../../src/frontend/auth.js';
@@ -92,11 +93,18 @@ async function http(fe: Fe, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: str
   return { status: res.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
 
-/** A leased step ticket of `job` naming `secrets`, as a build-control worker would post it. */
+let builds = 0;
+
+/**
+ * A leased step ticket of `job` naming `secrets`, as a build-control worker would post it
+ * for a build whose plan gives that step those secrets (the frontend checks the plan).
+ */
 async function leasedStep(fe: Fe, job: string, secrets: string[]): Promise<{ id: string; token: number }> {
   const kind = `secrets-test-${randomBytes(4).toString('hex')}`;
-  const payload = { job, build: 1, step: 'deploy', type: 'execute-shell', params: { script: 'true' }, env: {}, secrets, inputs: [] };
-  await fe.coordinator.post({ kind, payload });
+  const build = ++builds;
+  await fe.coordinator.putRecord(buildKey(job, build), { job, number: build, plan: [{ name: 'deploy', secrets }] }, 0);
+  const payload = { job, build, step: 'deploy', type: 'execute-shell', params: { script: 'true' }, env: {}, secrets, inputs: [] };
+  await fe.coordinator.post({ kind, payload, idempotencyKey: `step/${job}/${build}/deploy` });
   const claim = await fe.coordinator.claim({ workerId: 'w1', kinds: [kind], labels: [], ttlMs: 10_000 });
   assert.ok(claim);
   return { id: claim.ticket.id, token: claim.token };
