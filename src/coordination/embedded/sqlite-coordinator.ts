@@ -20,7 +20,8 @@ import type {
 import { Doorbell } from './doorbell.js';
 import { GroupCommit } from './group-commit.js';
 import { applyPragmas, migrate } from './schema.js';
-import { assertKey, StateQueries } from './state-queries.js';
+import { assertKey } from '../record-keys.js';
+import { StateQueries } from './state-queries.js';
 import { TicketQueries } from './ticket-queries.js';
 
 export interface SqliteCoordinatorOptions {

@@ -1,15 +1,8 @@
 import type Database from 'better-sqlite3';
-import { ConflictError, LeaseLostError, ValidationError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError } from '../../core/errors.js';
+import { assertKey } from '../record-keys.js';
 import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
 import { parseSeq } from './rows.js';
-
-const KEY = /^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,255}$/;
-
-export function assertKey(what: string, key: string): void {
-  if (!KEY.test(key) || key.includes('..')) {
-    throw new ValidationError(`${what} '${key}' is invalid: use 1-256 characters from A-Z a-z 0-9 . _ : / = - without '..'`);
-  }
-}
 
 /** Counters, compare-and-set records and expiring locks: the small mutable state. */
 export class StateQueries {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../../core/errors.js';
 import { normalizeNewTicket, type NewTicket } from '../../core/ticket.js';
 import type { VersionedRecord } from '../contract.js';
-import { assertKey } from '../embedded/state-queries.js';
+import { assertKey } from '../record-keys.js';
 import { isZk, toDistciError } from './errors.js';
 import { json, parse } from './layout.js';
 import { recordBytes, type Records } from './records.js';

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LockHandle } from '../contract.js';
-import { assertKey } from '../embedded/state-queries.js';
+import { assertKey } from '../record-keys.js';
 import { isZk, ZK } from './errors.js';
 import { json, parse } from './layout.js';
 import type { Session } from './session.js';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../core/errors.js';
 import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
-import { assertKey } from '../embedded/state-queries.js';
+import { assertKey } from '../record-keys.js';
 import { toDistciError, ZK, ZkError, type Meaning } from './errors.js';
 import { dec, json, parse, parseTicketId } from './layout.js';
 import type { Session } from './session.js';
