@@ -2,7 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
 import type { Store } from '../../storage/contract.js';
+import { UnavailableError } from '../../core/errors.js';
 import { toDistciError } from '../errors.js';
+
+const READY_TIMEOUT_MS = 1500;
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator; store: Store }> = async (app, { coordinator, store }) => {
   app.get(
@@ -18,7 +21,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator;
   const Readiness = Type.Object({ ready: Type.Boolean(), coordinator: Check, store: Check });
   const check = async (backend: string, probe: () => Promise<void>) => {
     try {
-      await probe();
+      // A lost ZooKeeper session or a hung gateway must make us "not ready" quickly.
+      let timer: NodeJS.Timeout | undefined;
+      const slow = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UnavailableError(`${backend} did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      });
+      await Promise.race([probe(), slow]).finally(() => clearTimeout(timer));
       return { ok: true, backend };
     } catch (err) {
       return { ok: false, backend, error: toDistciError(err).message };
