@@ -42,6 +42,15 @@ export interface TicketFilter {
   limit?: number;
 }
 
+/** One queue: pending tickets of one kind and label set. */
+export interface QueueStat {
+  kind: string;
+  labels: string[];
+  pending: number;
+  /** When the oldest pending ticket of this queue was posted (ms, coordinator clock). */
+  oldestCreatedAt: number | null;
+}
+
 export interface PostOutcome {
   ticket: Ticket;
   /** False when an earlier post with the same idempotency key already created it. */
@@ -120,6 +129,9 @@ export interface Coordinator {
    * Idempotent housekeeping that any number of frontends may run at any time.
    */
   expireLeases(): Promise<number>;
+
+  /** Depth and age of every non-empty queue; cheap (no scan over done tickets). */
+  queueStats(): Promise<QueueStat[]>;
 
   /** Called (as a hint) when tickets may have become claimable. */
   onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe;

@@ -297,6 +297,21 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
       });
     });
 
+    describe('queue statistics', () => {
+      it('reports the depth of each kind and label set and when its oldest ticket was posted', async () => {
+        const kind = freshKind();
+        const first = (await c.post({ kind, labels: ['linux'] })).ticket;
+        await c.post({ kind, labels: ['linux'] });
+        await c.post({ kind, labels: ['gpu', 'linux'], priority: 5 });
+        const mine = async () => (await other.queueStats()).filter((q) => q.kind === kind).sort((a, b) => a.labels.length - b.labels.length);
+        const stats = await mine();
+        assert.deepEqual(stats.map((q) => [q.labels, q.pending]), [[['linux'], 2], [['gpu', 'linux'], 1]]);
+        assert.ok(Math.abs(stats[0]!.oldestCreatedAt! - first.createdAt) < 5000);
+        await c.claim({ workerId: 'w', kinds: [kind], labels: ['gpu', 'linux'], ttlMs: TTL });
+        assert.deepEqual((await mine()).map((q) => [q.labels, q.pending]), [[['linux'], 2]], 'an empty queue is not reported');
+      });
+    });
+
     describe('notifications', () => {
       it('tells a listener on another instance that a ticket became claimable', async () => {
         const kind = freshKind();

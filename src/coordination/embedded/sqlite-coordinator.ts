@@ -10,6 +10,7 @@ import type {
   Coordinator,
   LockHandle,
   PostOutcome,
+  QueueStat,
   Fence,
   RecordPage,
   RecordPageRequest,
@@ -139,6 +140,10 @@ export class SqliteCoordinator implements Coordinator {
     const { requeued, ended, claimable } = this.run(() => this.tickets.expireLeases());
     if (claimable) this.bell.ring();
     return requeued + ended;
+  }
+
+  async queueStats(): Promise<QueueStat[]> {
+    return this.run(() => this.tickets.queueStats());
   }
 
   onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe {

@@ -10,7 +10,7 @@ import {
   type Ticket,
   type TicketResult,
 } from '../../core/ticket.js';
-import type { Claim, ClaimRequest, PostOutcome, TicketFilter } from '../contract.js';
+import type { Claim, ClaimRequest, PostOutcome, QueueStat, TicketFilter } from '../contract.js';
 import { parseSeq, toTicket, type TicketRow } from './rows.js';
 
 const CANCELLED: TicketResult = { outcome: 'cancelled', code: 'cancelled', message: 'cancelled before a worker took it' };
@@ -42,6 +42,9 @@ export class TicketQueries {
       bySeq: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
       // `+status`: keep the planner on the claim_id index (a status index would scan every lease).
       byClaimId: db.prepare(`SELECT * FROM tickets WHERE claim_id = ? AND +status = 'leased' AND lease_holder = ?`),
+      queueStats: db.prepare(`SELECT r.kind, r.labels, r.pending,
+        (SELECT t.created_at FROM tickets t WHERE t.status = 'pending' AND t.route = r.route ORDER BY t.seq LIMIT 1) AS oldest
+        FROM routes r WHERE r.pending > 0 ORDER BY r.route`),
       routesForKinds: db.prepare(
         `SELECT route, labels FROM routes WHERE pending > 0 AND kind IN (SELECT value FROM json_each(?))`,
       ),
@@ -120,6 +123,15 @@ export class TicketQueries {
   private ended(row: TicketRow): boolean {
     if (row.follow_up === null) return false;
     return this.insert(JSON.parse(row.follow_up) as NormalizedTicket).claimable;
+  }
+
+  queueStats(): QueueStat[] {
+    return (this.s.queueStats.all() as { kind: string; labels: string; pending: number; oldest: number | null }[]).map((r) => ({
+      kind: r.kind,
+      labels: JSON.parse(r.labels) as string[],
+      pending: r.pending,
+      oldestCreatedAt: r.oldest,
+    }));
   }
 
   get(id: string): Ticket {

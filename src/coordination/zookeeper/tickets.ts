@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { normalizeNewTicket, sameRequest, type NewTicket, type NormalizedTicket, type Ticket } from '../../core/ticket.js';
-import type { PostOutcome, TicketFilter } from '../contract.js';
+import type { PostOutcome, QueueStat, TicketFilter } from '../contract.js';
 import { isZk, ZK } from './errors.js';
-import { json, newHeader, parse, parseTicketId, toTicket, type Header, type Layout, type LeaseState } from './layout.js';
+import { dec, json, newHeader, parse, parseLabelsName, parsePendingName, parseTicketId, toTicket, type Header, type Layout, type LeaseState } from './layout.js';
 import type { Session } from './session.js';
 import type { Op, Stat, ZkClient } from './zk-client.js';
 
@@ -59,7 +59,7 @@ export function headerBytes(header: Header): Buffer {
 export class Tickets {
   constructor(private readonly session: Session) {}
 
-  private get layout() {
+  get layout() {
     return this.session.layout;
   }
 
@@ -229,6 +229,25 @@ export class Tickets {
       return out;
     });
   }
+}
+
+/** Depth of every non-empty queue and the posting time of its oldest ticket. */
+export async function queueStats(tickets: Tickets, session: Session): Promise<QueueStat[]> {
+  const l = tickets.layout;
+  return session.run(async (zk) => {
+    const out: QueueStat[] = [];
+    for (const kindName of await zk.getChildren(l.dir('queues')).catch(orEmpty)) {
+      const kind = dec(kindName);
+      for (const labelsDir of await zk.getChildren(l.queueKind(kind)).catch(orEmpty)) {
+        const labels = parseLabelsName(labelsDir);
+        const ids = (await zk.getChildren(l.queue(kind, labels)).catch(orEmpty)).flatMap((n) => parsePendingName(n)?.id ?? []);
+        if (ids.length === 0) continue;
+        const oldest = await tickets.read(zk, Math.min(...ids));
+        out.push({ kind, labels, pending: ids.length, oldestCreatedAt: oldest ? oldest.stat.ctime : null });
+      }
+    }
+    return out;
+  });
 }
 
 export function orNull(err: unknown): null {

@@ -14,6 +14,7 @@ import type {
   Fence,
   LockHandle,
   PostOutcome,
+  QueueStat,
   RecordPage,
   RecordPageRequest,
   TicketFilter,
@@ -28,7 +29,7 @@ import { Leases } from './leases.js';
 import { Locks } from './locks.js';
 import { Records } from './records.js';
 import { Session } from './session.js';
-import { Tickets } from './tickets.js';
+import { queueStats, Tickets } from './tickets.js';
 import { ClaimableWatch } from './watches.js';
 
 export interface ZookeeperOptions {
@@ -153,6 +154,10 @@ export class ZookeeperCoordinator implements Coordinator {
 
   expireLeases(): Promise<number> {
     return this.guard(() => this.expiry.expireLeases());
+  }
+
+  async queueStats(): Promise<QueueStat[]> {
+    return this.guard(() => queueStats(this.tickets, this.session));
   }
 
   onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe {
