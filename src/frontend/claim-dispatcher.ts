@@ -12,6 +12,8 @@ export interface DispatcherOptions {
   /** How often this frontend returns expired leases to the queue (idempotent housekeeping). */
   sweepMs: number;
   log: Logger;
+  /** Told how many expired leases each sweep returned or ended. */
+  onExpired?: (count: number) => void;
 }
 
 /**
@@ -127,7 +129,10 @@ export class ClaimDispatcher {
   private async sweep(): Promise<void> {
     try {
       const expired = await this.coordinator.expireLeases();
-      if (expired > 0) this.options.log.info({ expired }, 'returned expired leases');
+      if (expired > 0) {
+        this.options.log.info({ expired }, 'returned expired leases');
+        this.options.onExpired?.(expired);
+      }
     } catch (err) {
       this.options.log.warn({ err }, 'lease sweep failed; will retry');
     }

@@ -24,7 +24,7 @@ import { DistciError } from '../core/errors.js';
 import { Authenticator, requireJobScope, type Identity, type Permission, type TokenConfig } from './auth.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
-import { FrontendMetrics } from './metrics.js';
+import { FrontendMetrics, instrument } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { queueRoutes, watchClaims, WorkerSightings } from './routes/queue.js';
 import { uiRoutes } from './routes/ui.js';
@@ -85,8 +85,15 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const dispatcher = new ClaimDispatcher(options.coordinator, { sweepMs: options.sweepMs, log: options.log });
-  const metrics = new FrontendMetrics(dispatcher);
+  // Everything below talks to the backends through these, so every call is measured.
+  const metrics: FrontendMetrics = new FrontendMetrics(() => dispatcher.parked, options.coordinator);
+  const coordinator: Coordinator = instrument(options.coordinator, 'coordinator', metrics.backendCalls);
+  const store: Store = instrument(options.store, 'store', metrics.backendCalls);
+  const dispatcher: ClaimDispatcher = new ClaimDispatcher(coordinator, {
+    sweepMs: options.sweepMs,
+    log: options.log,
+    onExpired: (n) => metrics.leaseExpiries.inc(n),
+  });
 
   // JSON only (job configs add YAML); a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
@@ -121,16 +128,16 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     sendError(request, reply, new DistciError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; see /api/v1/openapi.json`)),
   );
 
-  const jobs = new JobService(options.coordinator, options.store, options.now);
-  const builds = new BuildService(options.coordinator, jobs);
-  const audit = new AuditLog(options.coordinator, options.frontendId ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, options.now);
-  const secrets = new SecretStore(options.coordinator, options.secretsKeyring ?? null, options.secrets, options.log, options.now);
-  const cron = new CronScheduler(options.coordinator, builds, {
+  const jobs = new JobService(coordinator, store, options.now);
+  const builds = new BuildService(coordinator, jobs, (status) => metrics.buildsFinished.inc({ status }));
+  const audit = new AuditLog(coordinator, options.frontendId ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, options.now);
+  const secrets = new SecretStore(coordinator, options.secretsKeyring ?? null, options.secrets, options.log, options.now);
+  const cron = new CronScheduler(coordinator, builds, {
     intervalMs: options.cronIntervalMs ?? 1000,
     log: options.log,
     ...(options.now ? { now: options.now } : {}),
   });
-  await app.register(healthRoutes, { coordinator: options.coordinator, store: options.store });
+  await app.register(healthRoutes, { coordinator: coordinator, store: store });
   app.get('/metrics', { config: { permission: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
@@ -140,21 +147,21 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     async (api) => {
       watchClaims(api, sightings);
       await api.register(ticketRoutes, {
-        coordinator: options.coordinator,
+        coordinator: coordinator,
         dispatcher,
         metrics,
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
-      await api.register(queueRoutes, { coordinator: options.coordinator, dispatcher, sightings, leaseTtlMs: options.leaseTtlMs });
+      await api.register(queueRoutes, { coordinator: coordinator, dispatcher, sightings, leaseTtlMs: options.leaseTtlMs });
       await api.register(jobRoutes, { jobs, builds, audit });
-      await api.register(webhookRoutes, { webhooks: new WebhookService(options.coordinator, jobs, builds, options.env ?? process.env, options.log) });
-      await api.register(buildRoutes, { builds, store: options.store, followPollMs: 250, audit });
+      await api.register(webhookRoutes, { webhooks: new WebhookService(coordinator, jobs, builds, options.env ?? process.env, options.log) });
+      await api.register(buildRoutes, { builds, store: store, followPollMs: 250, audit });
       await api.register(secretRoutes, { secrets, audit });
       await api.register(auditRoutes, { audit });
       await api.register(stepIoRoutes, {
-        coordinator: options.coordinator,
-        store: options.store,
+        coordinator: coordinator,
+        store: store,
         secrets,
         maxUploadBytes: options.maxUploadBytes,
         maxConsoleChunkBytes: 256 * 1024,

@@ -103,6 +103,8 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
       metrics.claims.inc({ outcome: claim ? 'leased' : 'empty' });
       if (!claim) return reply.code(204).send(null);
       metrics.claimWait.observe((performance.now() - started) / 1000);
+      if (claim.ticket.attempt === 1) metrics.dispatchLatency.observe(Math.max(0, Date.now() - claim.ticket.createdAt) / 1000);
+      else metrics.reclaims.inc();
       return { ticket: claim.ticket, lease: { token: claim.token, expiresAt: claim.expiresAt, ttlMs: leaseTtlMs } };
     },
   );

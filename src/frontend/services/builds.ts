@@ -26,6 +26,8 @@ export class BuildService {
   constructor(
     private readonly coordinator: Coordinator,
     private readonly jobs: JobService,
+    /** Told once per build that this frontend saw reach a final status. */
+    private readonly onFinished: (status: BuildRecord['status']) => void = () => undefined,
   ) {}
 
   /**
@@ -130,7 +132,9 @@ export class BuildService {
     const current = await this.get(job, number);
     // Cancellation is the one field others may set; a stale copy must not clear it.
     const next = { ...build, cancelRequested: build.cancelRequested || current.build.cancelRequested };
-    return (await this.coordinator.putRecord(buildKey(job, number), next, expectedVersion, fence)).version;
+    const version = (await this.coordinator.putRecord(buildKey(job, number), next, expectedVersion, fence)).version;
+    if (isFinal(next.status) && !isFinal(current.build.status)) this.onFinished(next.status);
+    return version;
   }
 
   private async lastSuccessful(job: string): Promise<VersionedBuild> {

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { allKinds } from '../../src/cli/commands/worker.js';
+import { ApiClient } from '../../src/client/api-client.js';
+import { BuildsApi } from '../../src/client/builds-api.js';
+import { TicketsApi } from '../../src/client/tickets-api.js';
+import { Worker } from '../../src/worker/runtime.js';
+import { silent, startTestFrontend, type TestFrontend } from '../support/embedded.js';
+import { eventually } from '../support/wait.js';
+
+async function scrape(url: string): Promise<string> {
+  const res = await request(`${url}/metrics`);
+  assert.match(String(res.headers['content-type']), /text\/plain/);
+  return res.body.text();
+}
+
+/** The value of one sample, e.g. `distci_queue_pending{kind="k",labels="a,b"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('/metrics', () => {
+  let fe: TestFrontend;
+  let client: ApiClient;
+  before(async () => {
+    fe = await startTestFrontend({ leaseTtlMs: 200, sweepMs: 50 });
+    client = new ApiClient({ servers: [fe.url] });
+  });
+  after(async () => {
+    await client.close();
+    await fe.close();
+  });
+
+  it('shows queue depth and age per kind and label set', async () => {
+    await fe.coordinator.post({ kind: 'metrics-q', labels: ['linux', 'gpu'] });
+    await fe.coordinator.post({ kind: 'metrics-q', labels: ['linux', 'gpu'] });
+    const text = await scrape(fe.url);
+    assert.equal(sample(text, 'distci_queue_pending{kind="metrics-q",labels="gpu,linux"}'), 2);
+    assert.ok(sample(text, 'distci_queue_oldest_age_seconds{kind="metrics-q",labels="gpu,linux"}')! >= 0);
+  });
+
+  it('counts dispatches, lease expiries and reclaims, and times coordinator calls', async () => {
+    const api = new TicketsApi(client);
+    await fe.coordinator.post({ kind: 'metrics-lost' });
+    const first = await api.claim({ workerId: 'dead', kinds: ['metrics-lost'], labels: [], waitMs: 0, claimId: 'm1' });
+    assert.ok(first);
+    // The holder dies: the 200 ms lease expires and the sweep returns it; the next claim is a reclaim.
+    const again = await eventually(async () => {
+      const grant = await api.claim({ workerId: 'alive', kinds: ['metrics-lost'], labels: [], waitMs: 0, claimId: `m2-${Math.random()}` });
+      assert.ok(grant);
+      return grant;
+    });
+    assert.equal(again.ticket.attempt, 2);
+    const text = await scrape(fe.url);
+    assert.ok(sample(text, 'distci_dispatch_latency_seconds_count')! >= 1);
+    assert.ok(sample(text, 'distci_lease_expiries_total')! >= 1);
+    assert.ok(sample(text, 'distci_reclaims_total')! >= 1);
+    assert.ok(sample(text, 'distci_backend_call_seconds_count{backend="coordinator",operation="claim",outcome="ok"}')! >= 2);
+  });
+
+  it('counts finished builds by status', async () => {
+    const builds = new BuildsApi(client);
+    await builds.applyJob('metrics-job', 'id: metrics-job\nsteps:\n  - {name: s, type: execute-shell, params: {script: "exit 1"}}\n', 'yaml');
+    const worker = new Worker({ api: new TicketsApi(client), workerId: 'mw', handlers: allKinds(client, { log: silent }), labels: [], concurrency: 2, claimWaitMs: 1000, log: silent });
+    worker.start();
+    const { build } = await builds.trigger('metrics-job');
+    await eventually(async () => assert.equal((await builds.getBuild('metrics-job', build.number)).status, 'failure'), 20_000, 20);
+    await worker.stop(1000);
+    const text = await scrape(fe.url);
+    assert.equal(sample(text, 'distci_builds_finished_total{status="failure"}'), 1);
+    assert.ok(sample(text, 'distci_backend_call_seconds_count{backend="store",operation="put",outcome="ok"}')! >= 1);
+  });
+});
