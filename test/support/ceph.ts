@@ -33,6 +33,13 @@ export interface CephCluster {
   stateDir: string;
   /** Store options for `bucket`, under `prefix`, with test-friendly timeouts. */
   storeOptions(bucket: string, prefix?: string, overrides?: Partial<S3StoreOptions>): S3StoreOptions;
+  /**
+   * The `--store` URL of `bucket`/`prefix` on this gateway, as a deployment writes it;
+   * `params` adds URL parameters (e.g. `connectTimeoutMs`). Credentials go in `env()`.
+   */
+  storeUrl(bucket: string, prefix: string, params?: Record<string, string | number>): string;
+  /** AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the S3 user, for a frontend's environment. */
+  env(): NodeJS.ProcessEnv;
   /** A raw SDK client, for looking behind the store. */
   client(): S3Client;
   /** Empties and removes a bucket (objects and unfinished multipart uploads). */
@@ -123,6 +130,12 @@ export async function startCeph(): Promise<CephCluster> {
       socketTimeoutMs: 20_000,
       ...overrides,
     }),
+    storeUrl: (bucket, prefix, params = {}) => {
+      const query = new URLSearchParams({ endpoint: cluster.endpoint, region: cluster.region, forcePathStyle: 'true' });
+      for (const [name, value] of Object.entries(params)) query.set(name, String(value));
+      return `s3://${bucket}/${prefix}?${query.toString()}`;
+    },
+    env: () => ({ AWS_ACCESS_KEY_ID: cluster.accessKeyId, AWS_SECRET_ACCESS_KEY: cluster.secretAccessKey }),
     client: () => {
       const client = new S3Client({
         endpoint: cluster.endpoint,
