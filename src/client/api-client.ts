@@ -118,7 +118,11 @@ export class ApiClient {
     const timeout = this.timeoutMs + (opts.holdMs ?? 0);
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeout)]) : AbortSignal.timeout(timeout);
-    const res = await request(`${server}${path}`, { method, headers, body, dispatcher: this.agent, signal, headersTimeout: timeout, bodyTimeout: timeout });
+    // A streamed upload gets a connection of its own, closed after the answer: a frontend
+    // that answers early (a 503 from its store midway) leaves the rest of the body unread,
+    // and a pooled connection in that state would hang the next request sent on it.
+    const reset = body !== undefined && typeof body !== 'string';
+    const res = await request(`${server}${path}`, { method, headers, body, reset, dispatcher: this.agent, signal, headersTimeout: timeout, bodyTimeout: timeout });
     if (res.statusCode >= 400) {
       const parsed = await parseBody(res);
       const detail = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: { code?: ErrorCode; message?: string } }).error : undefined;
