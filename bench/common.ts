@@ -4,11 +4,12 @@
  * cleanup stack that stops every process a benchmark started (by PID) and removes its
  * temp dirs — on success, on error, and on SIGINT/SIGTERM.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
 
 /** A parseArgs option plus its help text and the name of its value in the usage line. */
@@ -288,3 +289,70 @@ export function formatMarkdown(result: BenchResult): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- Ceph --------------------------------------------------------------------------------
+
+const CEPH_SCRIPT = fileURLToPath(new URL('../../scripts/ceph.sh', import.meta.url));
+
+/** A throwaway Ceph cluster's S3 gateway, as `scripts/ceph.sh start` describes it. */
+export interface CephGateway {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** PIDs of the gateway, the OSD and the monitor, for `cpuMeter`. */
+  pids: Record<string, number>;
+}
+
+/**
+ * Starts a single-node Ceph cluster with its S3 gateway through `scripts/ceph.sh`, in a
+ * state directory chosen here so that its stop is registered with `cleanup` before any
+ * daemon starts: a failure, Ctrl-C or the time limit stops whatever came up (by the PIDs
+ * in that directory). `memoryBytes` caps the memstore OSD (RAM).
+ */
+export async function startCeph(args: Pick<BenchArgs, 'cleanup' | 'log'>, memoryBytes: number): Promise<CephGateway> {
+  const stateDir = join(await args.cleanup.tempDir('distci-bench-ceph-'), 'state');
+  args.cleanup.defer(`stop the Ceph cluster in ${stateDir}`, async () => {
+    if (existsSync(join(stateDir, 'distci-ceph'))) await cephScript(args, ['stop', stateDir]);
+  });
+  const out = await cephScript(args, ['start', '--dir', stateDir, '--memory', String(memoryBytes)]);
+  const env = new Map(out.split('\n').flatMap((l) => (l.includes('=') ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const] : [])));
+  const get = (name: string): string => {
+    const value = env.get(name);
+    if (value === undefined) throw new Error(`scripts/ceph.sh start printed no ${name}`);
+    return value;
+  };
+  const pids: Record<string, number> = {};
+  for (const [name, daemon] of [['radosgw', 'client.rgw.gw'], ['ceph-osd', 'osd.0'], ['ceph-mon', 'mon.a']]) {
+    try {
+      pids[name!] = Number(readFileSync(join(stateDir, 'run', `${daemon}.pid`), 'utf8').trim());
+    } catch {
+      // not running: no CPU to report
+    }
+  }
+  return {
+    endpoint: get('DISTCI_S3_ENDPOINT'),
+    region: get('DISTCI_S3_REGION'),
+    accessKeyId: get('AWS_ACCESS_KEY_ID'),
+    secretAccessKey: get('AWS_SECRET_ACCESS_KEY'),
+    pids,
+  };
+}
+
+/** Runs scripts/ceph.sh; its progress lines go to the log; resolves with its stdout. */
+function cephScript(args: Pick<BenchArgs, 'cleanup' | 'log'>, argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [CEPH_SCRIPT, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Stopped mid-way (Ctrl-C, time limit), the script's own trap stops what it started.
+    args.cleanup.defer(`stop scripts/ceph.sh ${argv[0] ?? ''} (pid ${child.pid})`, async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line.trim()) args.log(line.trim());
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`scripts/ceph.sh ${argv[0] ?? ''} exited with ${code}; see its lines above`))));
+  });
+}

@@ -10,9 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Cleanup, formatMarkdown, formatTable, machineInfo, UsageError, type BenchModule, type OptionSpec } from './common.js';
 
-/** name → loader. Add `e2e`, `store`, `scale` here as they are written. */
+/** name → loader. Add `e2e`, `scale` here as they are written. */
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   dispatch: async () => (await import('./dispatch.js')).dispatch,
+  store: async () => (await import('./store.js')).store,
 };
 
 const COMMON: Record<string, OptionSpec> = {
