@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { Coordinator } from '../../coordination/contract.js';
@@ -101,7 +102,7 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
       const { payload, attempt } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
       const key = workspaceKey(payload.job, payload.build, payload.step, attempt);
       const body = limitBytes(request.body as Readable, opts.maxUploadBytes, 'the workspace');
-      const put = await store.put(key, body, { contentType: 'application/x-tar' });
+      const put = await closeOnFailure(reply, store.put(key, body, { contentType: 'application/x-tar' }));
       return { key, size: put.size };
     },
   );
@@ -122,7 +123,7 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
       assertRelativePath('artifact path', path);
       const { payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
       const body = limitBytes(request.body as Readable, opts.maxUploadBytes, `artifact ${path}`);
-      const put = await store.put(artifactKey(payload.job, payload.build, path), body);
+      const put = await closeOnFailure(reply, store.put(artifactKey(payload.job, payload.build, path), body));
       return { path, size: put.size };
     },
   );
@@ -133,4 +134,17 @@ async function plannedSecrets(coordinator: Coordinator, payload: StepPayload): P
   const record = await coordinator.getRecord<BuildRecord>(buildKey(payload.job, payload.build));
   const step = record?.value.plan.find((p) => p.name === payload.step);
   return new Set(step?.secrets ?? []);
+}
+
+/**
+ * An upload that fails half-way leaves the rest of its body unread on the connection: the
+ * answer closes it, so the client's next request never waits behind that body.
+ */
+async function closeOnFailure<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    void reply.header('connection', 'close');
+    throw err;
+  }
 }
