@@ -98,7 +98,7 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
         response: { 200: Type.Object({ key: Type.String(), size: Type.Integer() }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { payload, attempt } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
       const key = workspaceKey(payload.job, payload.build, payload.step, attempt);
       const body = limitBytes(request.body as Readable, opts.maxUploadBytes, 'the workspace');
@@ -118,7 +118,7 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
         response: { 200: Type.Object({ path: Type.String(), size: Type.Integer() }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const path = request.params['*'];
       assertRelativePath('artifact path', path);
       const { payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
