@@ -17,14 +17,29 @@
  *
  * Client: a raw undici Pool (one per frontend, keep-alive, no pipelining) for the lowest
  * client overhead, except the ApiClient line.
+ *
+ * With `--coordinator zookeeper://HOSTS/ROOT` the frontends run on that ensemble (under a
+ * fresh child of ROOT, removed afterwards); with `--coordinator zookeeper` the benchmark
+ * starts a throwaway 3-node ensemble on loopback with scripts/zookeeper.sh and stops it
+ * at the end. It then measures (see `runZookeeper`): the same wake-up latency; claims/s
+ * with 16 and 64 concurrent client loops (workers) spread over both frontends, tickets
+ * pre-filled through ZookeeperCoordinator.post; and, in the same run, the raw ZooKeeper
+ * conditional-write rate — setData expecting the version, through the project's
+ * ZkClient, each loop on its own znode — sequentially, 16 and 64 in flight.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import { ApiClient } from '../src/client/api-client.js';
 import { TicketsApi } from '../src/client/tickets-api.js';
 import { SqliteCoordinator } from '../src/coordination/embedded/sqlite-coordinator.js';
+import { isZk, ZK } from '../src/coordination/zookeeper/errors.js';
+import { ZkClient } from '../src/coordination/zookeeper/zk-client.js';
+import { parseZookeeperUrl, ZookeeperCoordinator } from '../src/coordination/zookeeper/zookeeper-coordinator.js';
 import { drain, spawnDistci, waitForLine, type FrontendProc } from '../src/harness/processes.js';
 import {
   cpuMeter,
@@ -53,6 +68,12 @@ interface Settings {
   warmupMs: number;
   apiClient: boolean;
   profileDir: string | undefined;
+  /** ZooKeeper only: the frontends' lease sweep interval (each sweep reads every lease). */
+  sweepMs: number;
+  /** ZooKeeper only: pending tickets per throughput line (posting to ZooKeeper is slower). */
+  zkTickets: number;
+  /** ZooKeeper only: concurrent client loops of the claim lines, and in flight of the raw lines. */
+  workers: number[];
 }
 
 function int(value: string | boolean | undefined, fallback: number, name: string, min: number): number {
@@ -73,6 +94,11 @@ function settingsFrom(o: BenchArgs['options']): Settings {
     warmupMs: int(o['warmup-ms'], 500, 'warmup-ms', 0),
     apiClient: o['no-api-client'] !== true,
     profileDir: typeof o.profile === 'string' ? resolve(o.profile) : undefined,
+    sweepMs: int(o['sweep-ms'], 1_000, 'sweep-ms', 10),
+    zkTickets: int(o.tickets, 3_000, 'tickets', 100),
+    workers: String(o.workers ?? '16,64')
+      .split(',')
+      .map((w) => int(w, 0, 'workers', 1)),
   };
 }
 
@@ -126,6 +152,18 @@ async function prefill(path: string, kinds: string[], n: number): Promise<void> 
   } finally {
     await coordinator.close();
   }
+}
+
+/** The frontends' environment: the caller's settings must not change what is measured; `--profile`. */
+function frontendEnv(s: Settings): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { DISTCI_COORDINATOR: '', DISTCI_AUTH_TOKENS: '', DISTCI_CONFIG: '' };
+  if (s.profileDir) {
+    mkdirSync(s.profileDir, { recursive: true });
+    const preload = new URL('./profile-preload.js', import.meta.url).href;
+    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim();
+    env.DISTCI_BENCH_PROFILE_DIR = s.profileDir;
+  }
+  return env;
 }
 
 // --- HTTP --------------------------------------------------------------------------------
@@ -233,13 +271,14 @@ interface LoopResult {
 /**
  * `concurrency` loops call `op` back to back. Ops completing in [warm-up end, duration
  * end or the first empty answer] are counted; CPU of the given PIDs is metered over the
- * same window. `op` returns false when the queue is empty.
+ * same window. `op` returns false when the queue is empty, null when it did nothing this
+ * time (not counted).
  */
 async function closedLoop(
   concurrency: number,
   s: Settings,
   pids: Record<string, number>,
-  op: () => Promise<boolean>,
+  op: () => Promise<boolean | null>,
 ): Promise<LoopResult> {
   let phase: 'warmup' | 'measure' | 'done' = 'warmup';
   let count = 0;
@@ -276,6 +315,7 @@ async function closedLoop(
     while (phase !== 'done') {
       const t0 = performance.now();
       const more = await op();
+      if (more === null) continue; // nothing done this time; not an operation
       if (!more) {
         drained = true;
         finish();
@@ -361,10 +401,14 @@ async function rawSqlite(
 
 async function run(args: BenchArgs): Promise<BenchResult> {
   const s = settingsFrom(args.options);
+  const url = args.coordinator;
+  if (url === undefined || url.startsWith('sqlite:')) return runSqlite(args, s);
+  if (url === 'zookeeper' || url.startsWith('zookeeper://')) return runZookeeper(args, s, url);
+  throw new UsageError(`--coordinator must be sqlite:PATH, zookeeper://HOSTS/ROOT or zookeeper (a throwaway 3-node ensemble), got '${url}'`);
+}
+
+async function runSqlite(args: BenchArgs, s: Settings): Promise<BenchResult> {
   const { log, cleanup } = args;
-  if (args.coordinator !== undefined && !args.coordinator.startsWith('sqlite:')) {
-    throw new UsageError(`dispatch measures the embedded backend; --coordinator must be a sqlite: URL, got '${args.coordinator}'`);
-  }
   const tmp = await cleanup.tempDir('distci-bench-dispatch-');
   const dataDir = join(tmp, 'data');
   mkdirSync(dataDir, { recursive: true });
@@ -405,14 +449,7 @@ async function run(args: BenchArgs): Promise<BenchResult> {
 
   const flags = ['--data', dataDir, '--log-level', 'warn', '--lease-ttl-ms', String(LEASE_TTL_MS)];
   if (args.coordinator !== undefined) flags.push('--coordinator', args.coordinator);
-  // Settings from the caller's environment must not change what is measured.
-  const env: NodeJS.ProcessEnv = { DISTCI_COORDINATOR: '', DISTCI_AUTH_TOKENS: '', DISTCI_CONFIG: '' };
-  if (s.profileDir) {
-    mkdirSync(s.profileDir, { recursive: true });
-    const preload = new URL('./profile-preload.js', import.meta.url).href;
-    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim();
-    env.DISTCI_BENCH_PROFILE_DIR = s.profileDir;
-  }
+  const env = frontendEnv(s);
   const [a, b] = await Promise.all([startFrontend(args, 'A', flags, env), startFrontend(args, 'B', flags, env)]);
   log(`frontend A ${a.url} (pid ${a.pid}), frontend B ${b.url} (pid ${b.pid})`);
   const pool = (url: string): Pool => {
@@ -666,14 +703,404 @@ function report(s: Settings, m: Measured): BenchResult {
   };
 }
 
+// --- ZooKeeper ---------------------------------------------------------------------------
+
+const ZK_TARGET = { wakeP50Ms: 10, claimShareOfRaw: 0.5 };
+const ZOOKEEPER_SCRIPT = fileURLToPath(new URL('../../scripts/zookeeper.sh', import.meta.url));
+const execFileAsync = promisify(execFile);
+/** Calls in flight when pre-filling or removing znodes. */
+const ZK_IN_FLIGHT = 64;
+
+interface Ensemble {
+  servers: string;
+  /** This run's root: a fresh child of the URL's root (or of /distci-bench on a started ensemble). */
+  root: string;
+  /** The URL's query (session timeout and such), passed on to the frontends. */
+  query: string;
+  /** PIDs of the nodes, when the benchmark started them (for CPU accounting). */
+  pids: Record<string, number>;
+}
+
+/** The ensemble to measure: started here for `zookeeper`, else the one the URL names. */
+async function ensembleFor(args: BenchArgs, url: string, runId: string): Promise<Ensemble> {
+  if (url === 'zookeeper' || url === 'zookeeper://') return { ...(await startEnsemble(args)), root: `/distci-bench/run-${runId}`, query: '' };
+  let options: ReturnType<typeof parseZookeeperUrl>;
+  try {
+    options = parseZookeeperUrl(url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const root = `${options.root}/bench-${runId}`;
+  args.cleanup.defer(`remove ${root} from the ensemble`, () => removeTree(options.servers, root));
+  return { servers: options.servers, root, query: url.includes('?') ? url.slice(url.indexOf('?')) : '', pids: {} };
+}
+
+/** A throwaway 3-node ensemble on loopback (scripts/zookeeper.sh), stopped by the cleanup. */
+async function startEnsemble(args: BenchArgs): Promise<{ servers: string; pids: Record<string, number> }> {
+  args.log('starting a throwaway 3-node ZooKeeper ensemble on loopback (scripts/zookeeper.sh)');
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 }));
+  } catch (err) {
+    throw new UsageError(`could not start ZooKeeper with scripts/zookeeper.sh: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`);
+  }
+  const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
+  const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
+  if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
+  args.cleanup.defer(`stop the ZooKeeper ensemble in ${state}`, async () => {
+    await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'stop', state], { timeout: 60_000 });
+  });
+  const { stdout: status } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'status', state]);
+  const pids: Record<string, number> = {};
+  for (const line of status.trim().split('\n')) {
+    const [node, , pid, mode] = line.split(' ');
+    pids[`zookeeper${node} (${mode})`] = Number(pid);
+  }
+  args.log(`ensemble ${servers}: ${Object.entries(pids).map(([n, pid]) => `${n} pid ${pid}`).join(', ')}`);
+  return { servers, pids };
+}
+
+/** Runs `fn` over `items` with at most `ZK_IN_FLIGHT` calls at once. */
+async function inFlight<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(ZK_IN_FLIGHT, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+const unlessMissing = <T>(value: T) => (err: unknown): T => {
+  if (isZk(err, ZK.NO_NODE)) return value;
+  throw err;
+};
+
+/** Removes `root` and everything under it. */
+async function removeTree(servers: string, root: string): Promise<void> {
+  const zk = new ZkClient({ servers, sessionTimeoutMs: 10_000, opTimeoutMs: 30_000 });
+  try {
+    await zk.whenConnected(10_000);
+    const levels: string[][] = [[root]];
+    for (;;) {
+      const next = (await inFlight(levels.at(-1)!, (p) => zk.getChildren(p).then((c) => c.map((n) => `${p}/${n}`), unlessMissing<string[]>([])))).flat();
+      if (next.length === 0) break;
+      levels.push(next);
+    }
+    for (const level of levels.reverse()) await inFlight(level, (p) => zk.remove(p, -1).catch(unlessMissing(undefined)));
+  } finally {
+    await zk.close();
+  }
+}
+
+/** Posts `n` pending tickets of each kind through ZookeeperCoordinator.post, 64 in flight. */
+async function prefillZk(url: string, kinds: string[], n: number): Promise<void> {
+  const coordinator = ZookeeperCoordinator.fromUrl(url);
+  try {
+    await coordinator.ready();
+    const indexes = Array.from({ length: n }, (_, i) => i);
+    for (const kind of kinds) {
+      await inFlight(indexes, (i) => coordinator.post({ kind, payload: payload(i), refs: { job: 'bench', build: i, step: 'test' } }));
+    }
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/**
+ * The raw conditional-write rate: `inFlightWrites` loops, each on its own znode (as each
+ * ticket has its own), call ZkClient.setData expecting the version the previous write left.
+ */
+async function rawSetData(zk: ZkClient, base: string, inFlightWrites: number, s: Settings, pids: Record<string, number>): Promise<LoopResult> {
+  const data = Buffer.alloc(512, 'x'); // about a ticket header's size
+  const versions = new Map<string, number>();
+  for (let i = 0; i < inFlightWrites; i++) {
+    const path = `${base}/n${i}`;
+    await zk.create(path, data).catch((err: unknown) => (isZk(err, ZK.NODE_EXISTS) ? path : Promise.reject(err)));
+    versions.set(path, (await zk.exists(path))!.version);
+  }
+  const free = [...versions.keys()];
+  return closedLoop(inFlightWrites, s, pids, async () => {
+    const path = free.pop()!;
+    versions.set(path, (await zk.setData(path, data, versions.get(path)!)).version);
+    free.push(path);
+    return true;
+  });
+}
+
+interface ZkMeasured {
+  ensemble: string;
+  empty: Summary;
+  wakeSame: Summary;
+  wakeSamePost: Summary;
+  wakeCross: Summary;
+  wakeCrossPost: Summary;
+  healthz: LoopResult;
+  /** By concurrent client loops. */
+  claims: Record<number, LoopResult>;
+  claimComplete: LoopResult;
+  /** By writes in flight; 1 = sequential. */
+  raw: Record<number, LoopResult>;
+  inProcess: LoopResult;
+  inProcessSequential: LoopResult;
+  prefillSeconds: number;
+  prefillPerSecond: number;
+}
+
+async function runZookeeper(args: BenchArgs, s: Settings, url: string): Promise<BenchResult> {
+  const { log, cleanup } = args;
+  const runId = randomUUID().slice(0, 8);
+  const ensemble = await ensembleFor(args, url, runId);
+  const coordinatorUrl = `zookeeper://${ensemble.servers}${ensemble.root}${ensemble.query}`;
+  const tmp = await cleanup.tempDir('distci-bench-dispatch-zk-');
+  const kind = (what: string): string => `bench-${what}-${runId}`;
+  const top = Math.max(...s.workers);
+  const k = {
+    wakeSame: kind('wake-same'),
+    wakeCross: kind('wake-cross'),
+    empty: kind('empty'),
+    claimComplete: kind('claim-complete'),
+    inProcess: kind('in-process'),
+    inProcessSequential: kind('in-process-sequential'),
+    claims: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-${w}`)])),
+  };
+  const queues = [...s.workers.map((w) => k.claims[w]!), k.claimComplete, k.inProcess, k.inProcessSequential];
+  log(`pre-filling ${s.zkTickets.toLocaleString('en-US')} pending tickets × ${queues.length} kinds under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`);
+  let t = performance.now();
+  await prefillZk(coordinatorUrl, queues, s.zkTickets);
+  const prefillSeconds = (performance.now() - t) / 1000;
+  const prefillPerSecond = (s.zkTickets * queues.length) / prefillSeconds;
+  log(`pre-filled in ${prefillSeconds.toFixed(1)} s (${Math.round(prefillPerSecond)} posts/s)`);
+
+  const flags = ['--data', tmp, '--coordinator', coordinatorUrl, '--log-level', 'warn', '--lease-ttl-ms', String(LEASE_TTL_MS), '--sweep-ms', String(s.sweepMs)];
+  const env = frontendEnv(s);
+  const [a, b] = await Promise.all([startFrontend(args, 'A', flags, env), startFrontend(args, 'B', flags, env)]);
+  log(`frontend A ${a.url} (pid ${a.pid}), frontend B ${b.url} (pid ${b.pid})`);
+  const pool = (url: string): Pool => {
+    const p = new Pool(url, { connections: top + 4, pipelining: 1, keepAliveTimeout: 60_000 });
+    cleanup.defer(`close the client pool to ${url}`, () => p.close());
+    return p;
+  };
+  const poolA = pool(a.url);
+  const poolB = pool(b.url);
+  const pids = { frontendA: a.pid, frontendB: b.pid, client: process.pid, ...ensemble.pids };
+
+  log('empty claims (waitMs 0) on A: the time a claim needs to find nothing and park');
+  await emptyClaims(poolA, k.empty, 50);
+  const empty = summarize(await emptyClaims(poolA, k.empty, 200));
+  log(`wake-up, same frontend: ${s.warmupSamples} + ${s.samples} samples, settle ${s.settleMs} ms`);
+  const same = await wakeUp(poolA, poolA, k.wakeSame, s);
+  log(`wake-up, across frontends (claim parked on A, post to B): ${s.warmupSamples} + ${s.samples} samples`);
+  const cross = await wakeUp(poolA, poolB, k.wakeCross, s);
+
+  const inProcessCoordinator = ZookeeperCoordinator.fromUrl(coordinatorUrl);
+  cleanup.defer('close the in-process coordinator', () => inProcessCoordinator.close());
+  await inProcessCoordinator.ready();
+
+  /**
+   * A claim line over a queue of `s.zkTickets`. `claim` answers the lease it got, `true`
+   * when it already completed it, or null for an empty answer. Under contention ZooKeeper
+   * claims may come back empty while tickets are still pending (a claim skips entries its
+   * frontend's other claims are trying, and gives up after many lost races), so an empty
+   * answer ends the line only once every ticket of the queue was claimed. Afterwards the
+   * leases are completed, untimed: every frontend's sweep reads every lease each second,
+   * so leases left over would slow the lines after this one.
+   */
+  const claimsUntilEmpty = async (loops: number, claim: () => Promise<{ id: string; token: number } | true | null>): Promise<LoopResult> => {
+    let claimed = 0;
+    const held: { id: string; token: number }[] = [];
+    const result = await closedLoop(loops, s, pids, async () => {
+      const got = await claim();
+      if (got === null) return claimed >= s.zkTickets ? false : null;
+      if (got !== true) held.push(got);
+      return ++claimed <= s.zkTickets;
+    });
+    await inFlight(held, ({ id, token }) => inProcessCoordinator.complete(id, token, { outcome: 'success' }));
+    return result;
+  };
+  const overHttp = async (p: Pool, queue: string): Promise<{ id: string; token: number } | null> => {
+    const answer = await send(p, 'POST', '/api/v1/tickets/claim', claimBody(queue, 0));
+    expectStatus('claim', answer, 200, 204);
+    if (answer.status === 204) return null;
+    const grant = answer.body as Grant;
+    return { id: grant.ticket.id, token: grant.lease.token };
+  };
+
+  log(`GET /healthz on A and B, ${s.workers[0]} loops, ${s.durationMs} ms`);
+  let turn = 0;
+  const either = (): Pool => (turn++ % 2 === 0 ? poolA : poolB);
+  const healthz = await closedLoop(s.workers[0]!, s, pids, async () => {
+    expectStatus('healthz', await send(either(), 'GET', '/healthz'), 200);
+    return true;
+  });
+
+  const zk = new ZkClient({ servers: ensemble.servers, sessionTimeoutMs: 10_000, opTimeoutMs: 15_000 });
+  cleanup.defer('close the raw ZooKeeper client', () => zk.close());
+  await zk.whenConnected(10_000);
+  const rawBase = `${ensemble.root}/raw-setdata`;
+  await zk.create(rawBase).catch((err: unknown) => (isZk(err, ZK.NODE_EXISTS) ? rawBase : Promise.reject(err)));
+  const raw: Record<number, LoopResult> = {};
+  const rawLine = async (n: number): Promise<void> => {
+    log(`raw ZkClient.setData with version, ${n === 1 ? 'sequential' : `${n} in flight`}, ${s.durationMs} ms`);
+    raw[n] = await rawSetData(zk, rawBase, n, s, pids);
+  };
+  await rawLine(1);
+  const claims: Record<number, LoopResult> = {};
+  // Each claim line right after the raw line of the same concurrency: the same conditions.
+  for (const w of s.workers) {
+    await rawLine(w);
+    log(`claims over HTTP (waitMs 0, not completed within the line), ${w} loops spread over A and B, ${s.durationMs} ms or until empty`);
+    claims[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.claims[w]!));
+  }
+  log(`claim + complete over HTTP, ${s.workers[0]} loops spread over A and B`);
+  const claimComplete = await claimsUntilEmpty(s.workers[0]!, async () => {
+    const p = either();
+    const got = await overHttp(p, k.claimComplete);
+    if (got === null) return null;
+    const body = { token: got.token, result: { outcome: 'success' } };
+    expectStatus('complete', await send(p, 'POST', `/api/v1/tickets/${got.id}/complete`, body), 200);
+    return true;
+  });
+
+  const claimInProcess = (queue: string, loops: number): Promise<LoopResult> => {
+    log(`ZookeeperCoordinator.claim in this process (no HTTP), ${loops === 1 ? 'sequential' : `${loops} loops`}`);
+    return claimsUntilEmpty(loops, async () => {
+      const claim = await inProcessCoordinator.claim({ workerId: 'bench-worker', kinds: [queue], labels: [], ttlMs: LEASE_TTL_MS, claimId: randomUUID() });
+      return claim && { id: claim.ticket.id, token: claim.token };
+    });
+  };
+  const inProcessSequential = await claimInProcess(k.inProcessSequential, 1);
+  const inProcess = await claimInProcess(k.inProcess, top);
+  await inProcessCoordinator.close();
+
+  t = performance.now();
+  await Promise.all([a.stop(5_000), b.stop(5_000)]);
+  log(`frontends stopped in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  for (const proc of [a, b]) {
+    const logged = proc.stderr().trim();
+    if (logged) log(`frontend pid ${proc.pid} logged (warn and above):\n${logged.slice(-2000)}`);
+  }
+  return reportZk(s, {
+    ensemble: ensemble.servers,
+    empty,
+    wakeSame: summarize(same.claimMs),
+    wakeSamePost: summarize(same.postMs),
+    wakeCross: summarize(cross.claimMs),
+    wakeCrossPost: summarize(cross.postMs),
+    healthz,
+    claims,
+    claimComplete,
+    raw,
+    inProcess,
+    inProcessSequential,
+    prefillSeconds,
+    prefillPerSecond,
+  });
+}
+
+function zkLoopDetail(r: LoopResult): string {
+  const sum = (prefix: string): number => Object.entries(r.cpuMs).filter(([name]) => name.startsWith(prefix)).reduce((total, [, ms]) => total + ms, 0);
+  const per = (ms: number): string => us((ms * 1000) / r.ops);
+  const other = (100 * r.cpuMs[OTHER_PROCESSES]!) / (r.seconds * 1000);
+  const zookeeper = Object.keys(r.cpuMs).some((name) => name.startsWith('zookeeper')) ? `ZooKeeper ${per(sum('zookeeper'))}, ` : '';
+  return (
+    `${r.ops.toLocaleString('en-US')} in ${r.seconds.toFixed(1)} s${r.drained ? ' (queue drained)' : ''}; latency p50 ${ms(r.latencyMs.p50)} p99 ${ms(r.latencyMs.p99)}; ` +
+    `CPU/op: frontends ${per(sum('frontend'))}, ${zookeeper}client ${per(r.cpuMs.client!)}; other processes ${other.toFixed(0)}% of a CPU`
+  );
+}
+
+function reportZk(s: Settings, m: ZkMeasured): BenchResult {
+  const wakeGroup = '1. long-poll wake-up: post sent → parked claim answered';
+  const wake = (where: string, sum: Summary, post: Summary): ResultRow[] => [
+    {
+      group: wakeGroup,
+      metric: `${where} p50`,
+      value: sum.p50,
+      unit: 'ms',
+      target: `≤ ${ZK_TARGET.wakeP50Ms} ms`,
+      met: sum.p50 <= ZK_TARGET.wakeP50Ms,
+      detail: `n=${sum.n}; the post's own answer p50 ${ms(post.p50)}`,
+    },
+    { group: wakeGroup, metric: `${where} p99`, value: sum.p99, unit: 'ms', detail: `max ${ms(sum.max)}; the post's own answer p99 ${ms(post.p99)}` },
+  ];
+  const http = '2. claims over HTTP: concurrent client loops (workers) spread over frontends A and B';
+  const rawGroup = '3. raw ZooKeeper conditional writes: ZkClient.setData expecting the version, each loop on its own znode';
+  const rows: ResultRow[] = [
+    ...wake('same frontend (post to A)', m.wakeSame, m.wakeSamePost),
+    ...wake('across frontends (post to B)', m.wakeCross, m.wakeCrossPost),
+    { group: wakeGroup, metric: 'empty claim round trip p99 (time to park)', value: m.empty.p99, unit: 'ms', detail: `p50 ${ms(m.empty.p50)}; settle delay before each post: ${s.settleMs} ms` },
+  ];
+  for (const w of s.workers) {
+    const claims = m.claims[w]!;
+    const raw = m.raw[w]!;
+    const floor = ZK_TARGET.claimShareOfRaw * raw.rate;
+    rows.push({
+      group: http,
+      metric: `claims/s, ${w} workers (waitMs 0, not completed)`,
+      value: claims.rate,
+      unit: '/s',
+      target: `≥ ${Math.round(floor).toLocaleString('en-US')} /s (50% of raw, ${w} in flight)`,
+      met: claims.rate >= floor,
+      detail: `${((100 * claims.rate) / raw.rate).toFixed(0)}% of raw setData with ${w} in flight; ${zkLoopDetail(claims)}`,
+    });
+  }
+  rows.push(
+    { group: http, metric: `claim+complete/s (pairs), ${s.workers[0]} workers`, value: m.claimComplete.rate, unit: '/s', detail: zkLoopDetail(m.claimComplete) },
+    { group: http, metric: `GET /healthz/s, ${s.workers[0]} loops (empty round trip)`, value: m.healthz.rate, unit: '/s', detail: zkLoopDetail(m.healthz) },
+  );
+  for (const n of Object.keys(m.raw).map(Number).sort((x, y) => x - y)) {
+    rows.push({ group: rawGroup, metric: n === 1 ? 'setData/s sequential' : `setData/s, ${n} in flight`, value: m.raw[n]!.rate, unit: '/s', detail: zkLoopDetail(m.raw[n]!) });
+  }
+  const top = Math.max(...s.workers);
+  const inProcess = '4. ZookeeperCoordinator in the bench process (no HTTP, no frontend), with claimId, not completed';
+  rows.push(
+    {
+      group: inProcess,
+      metric: 'claims/s sequential',
+      value: m.inProcessSequential.rate,
+      unit: '/s',
+      detail: `${((100 * m.inProcessSequential.rate) / m.raw[1]!.rate).toFixed(0)}% of raw setData sequential; ${zkLoopDetail(m.inProcessSequential)}`,
+    },
+    {
+      group: inProcess,
+      metric: `claims/s, ${top} concurrent calls`,
+      value: m.inProcess.rate,
+      unit: '/s',
+      detail: `${((100 * m.inProcess.rate) / m.raw[top]!.rate).toFixed(0)}% of raw setData with ${top} in flight; ${zkLoopDetail(m.inProcess)}`,
+    },
+  );
+  return {
+    benchmark: 'dispatch',
+    title: `dispatch (ZooKeeper 3-node ensemble ${m.ensemble}): 2 frontend processes; client = raw undici Pools in the bench process`,
+    rows,
+    notes: [
+      `wake-up: ${s.samples} samples per line after ${s.warmupSamples} warm-up; the claim is parked on A, then after a fixed ${s.settleMs} ms the ticket is posted to A or B; each claimed ticket is completed afterwards, untimed`,
+      `claims: ${s.zkTickets.toLocaleString('en-US')} pending tickets per line, pre-filled through ZookeeperCoordinator.post (${ZK_IN_FLIGHT} in flight, ${Math.round(m.prefillPerSecond)} posts/s, ${m.prefillSeconds.toFixed(1)} s); each loop alternates between A and B; ${s.warmupMs} ms warm-up, then up to ${s.durationMs} ms measured or until the queue is empty; every claim carries a fresh claimId; the leases a line took are completed after it, untimed, since each frontend's lease sweep (every ${s.sweepMs} ms) reads every lease; leases last 300 s, so none expires`,
+      'raw: each loop writes its own 512-byte znode with setData(path, data, version) and keeps the version returned; the line of a concurrency runs just before the claim line of the same concurrency, so both see the same machine',
+      'CPU/op from /proc/PID/stat (10 ms ticks) over the measured window; "other processes" = machine busy time not used by the bench, its frontends and (when it started them) the ZooKeeper nodes',
+      ...(m.empty.max > s.settleMs
+        ? [`WARNING: an empty claim took ${ms(m.empty.max)} > the ${s.settleMs} ms settle delay; some wake-up samples may not have been parked (raise --settle-ms)`]
+        : []),
+    ],
+    details: { settings: s, target: ZK_TARGET, ...m },
+  };
+}
+
 export const dispatch: BenchModule = {
-  summary: 'long-poll wake-up latency and claim throughput of the embedded SQLite coordinator over HTTP',
-  timeLimitMs: 115_000,
+  summary:
+    'long-poll wake-up latency and claim throughput over HTTP, on the embedded SQLite coordinator or (--coordinator zookeeper[://HOSTS/ROOT]) a ZooKeeper ensemble with its raw conditional-write rate',
+  timeLimitMs: 290_000,
   options: {
     samples: { type: 'string', arg: 'n', help: 'wake-up samples per line (default 400)' },
     'warmup-samples': { type: 'string', arg: 'n', help: 'wake-up samples discarded first (default 20)' },
     'settle-ms': { type: 'string', arg: 'ms', help: 'wait between sending a claim and posting (default 10)' },
-    tickets: { type: 'string', arg: 'n', help: 'pending tickets pre-filled per throughput kind (default 20000)' },
+    tickets: { type: 'string', arg: 'n', help: 'pending tickets pre-filled per throughput kind (default 20000; ZooKeeper 3000)' },
+    'sweep-ms': { type: 'string', arg: 'ms', help: "ZooKeeper: the frontends' --sweep-ms (default 1000, the frontend default)" },
+    workers: { type: 'string', arg: 'n,n', help: 'ZooKeeper: concurrent client loops of the claim lines and writes in flight of the raw lines (default 16,64)' },
     concurrency: { type: 'string', arg: 'n', help: 'concurrent client loops (default 16)' },
     'duration-ms': { type: 'string', arg: 'ms', help: 'measured time of each throughput line (default 4000)' },
     'warmup-ms': { type: 'string', arg: 'ms', help: 'unmeasured start of each throughput line (default 500)' },
