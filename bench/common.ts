@@ -11,6 +11,8 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
+import type { Pool } from 'undici';
+import { drain, spawnDistci, waitForLine, type Proc } from '../src/harness/processes.js';
 
 /** A parseArgs option plus its help text and the name of its value in the usage line. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string; arg?: string };
@@ -138,20 +140,34 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
+/** Fields of /proc/PID/stat after the parenthesised command name (field 3 is index 0). */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /** User + system CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
 export function processCpuMs(pid: number): number {
   if (pid === process.pid) {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
-  } catch {
-    return Number.NaN;
-  }
+  // utime and stime are fields 14 and 15.
+  const fields = statFields(pid);
+  return fields ? ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond() : Number.NaN;
+}
+
+/**
+ * CPU ms of the children a process started and has reaped (cutime + cstime, fields 16 and
+ * 17): the git, bash and tar a worker spawns. NaN when /proc cannot be read.
+ */
+export function childrenCpuMs(pid: number): number {
+  const fields = statFields(pid);
+  return fields ? ((Number(fields[13]) + Number(fields[14])) * 1000) / ticksPerSecond() : Number.NaN;
 }
 
 /**
@@ -171,20 +187,28 @@ export function machineBusyMs(): number {
 /** Key under which `cpuMeter` reports CPU used by every process not named in `pids`. */
 export const OTHER_PROCESSES = '(other processes)';
 
+/** Key under which `cpuMeter` reports the reaped children of process `name`. */
+export const childrenOf = (name: string): string => `${name} (children)`;
+
 /**
  * CPU ms each process spent between this call and the returned function's call, plus
  * `OTHER_PROCESSES`: what the rest of the machine used meanwhile (noise from elsewhere).
+ * Processes named in `withChildren` also report their reaped children under
+ * `childrenOf(name)`, and those children do not count as other processes.
  */
-export function cpuMeter(pids: Record<string, number>): () => Record<string, number> {
+export function cpuMeter(pids: Record<string, number>, withChildren: string[] = []): () => Record<string, number> {
   const read = (): Record<string, number> => ({
     ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)])),
+    ...Object.fromEntries(withChildren.map((name) => [childrenOf(name), childrenCpuMs(pids[name]!)])),
     [OTHER_PROCESSES]: machineBusyMs(),
   });
   const before = read();
   return () => {
     const after = read();
     const used = Object.fromEntries(Object.keys(after).map((name) => [name, after[name]! - before[name]!]));
-    const ours = Object.keys(pids).reduce((sum, name) => sum + used[name]!, 0);
+    const ours = Object.keys(after)
+      .filter((name) => name !== OTHER_PROCESSES)
+      .reduce((sum, name) => sum + used[name]!, 0);
     used[OTHER_PROCESSES] = Math.max(0, used[OTHER_PROCESSES]! - ours);
     return used;
   };
@@ -289,6 +313,72 @@ export function formatMarkdown(result: BenchResult): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wall-clock time in ms since the epoch with sub-ms resolution, comparable across processes. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+// --- flags -------------------------------------------------------------------------------
+
+/** An integer flag ≥ `min`, or `fallback` when it was not given. */
+export function intOption(value: string | boolean | undefined, fallback: number, name: string, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${String(value)}'`);
+  return n;
+}
+
+// --- HTTP --------------------------------------------------------------------------------
+
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * One request through a raw undici Pool (the lowest client overhead). An object body is
+ * sent as JSON, a string as it is (with `contentType`); a JSON answer is parsed.
+ */
+export async function requestJson(pool: Pool, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, contentType = 'application/json'): Promise<Answer> {
+  const res = await pool.request({
+    method,
+    path,
+    headers: body === undefined ? undefined : { 'content-type': contentType },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  const json = /json/.test(String(res.headers['content-type'] ?? ''));
+  return { status: res.statusCode, body: text.length > 0 && json ? (JSON.parse(text) as unknown) : text };
+}
+
+export function expectStatus(what: string, answer: Answer, ...ok: number[]): void {
+  if (!ok.includes(answer.status)) throw new Error(`${what}: HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 500)}`);
+}
+
+// --- processes ---------------------------------------------------------------------------
+
+/**
+ * Starts a distci command as a child process and registers its stop (SIGTERM, SIGKILL
+ * after 5 s) with `cleanup` before anything else can fail; with `ready`, resolves once it
+ * printed a matching line. Its stdout is drained afterwards. What it logged is reported
+ * when it is stopped.
+ */
+export async function startDistci(
+  args: Pick<BenchArgs, 'cleanup' | 'log'>,
+  name: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  ready?: RegExp,
+): Promise<{ proc: Proc; match: RegExpMatchArray | null }> {
+  const proc = spawnDistci(argv, env);
+  args.cleanup.defer(`stop ${name} (pid ${proc.pid})`, async () => {
+    const code = await proc.stop(5_000);
+    const logged = proc.stderr().trim();
+    if ((code !== 0 && code !== null) || logged) args.log(`${name} (pid ${proc.pid}) exited with ${code}${logged ? `; it logged:\n${logged.slice(-2000)}` : ''}`);
+  });
+  const match = ready ? await waitForLine(proc, ready) : null;
+  drain(proc);
+  return { proc, match };
+}
 
 // --- Ceph --------------------------------------------------------------------------------
 

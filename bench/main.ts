@@ -10,9 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Cleanup, formatMarkdown, formatTable, machineInfo, UsageError, type BenchModule, type OptionSpec } from './common.js';
 
-/** name → loader. Add `e2e`, `scale` here as they are written. */
+/** name → loader. Add `scale` here when it is written. */
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   dispatch: async () => (await import('./dispatch.js')).dispatch,
+  e2e: async () => (await import('./e2e.js')).e2e,
   store: async () => (await import('./store.js')).store,
 };
 
