@@ -44,14 +44,14 @@ describe('a step gets only the secrets its job gives it', () => {
   it("gives the build's own step ticket the secrets its plan names", async () => {
     const { build } = await builds.trigger('deploy');
     const record = await builds.getBuild('deploy', build.number);
-    const secrets = await claimAndRead(stepTicket(record, record.plan[0]!, Date.now()));
+    const secrets = await claimAndRead(stepTicket(record, record.plan[0]!));
     assert.deepEqual(secrets, { DEPLOY_TOKEN: 'the-deploy-token' });
   });
 
   it('refuses a forged step ticket that names a secret the plan does not give (a leaked worker token)', async () => {
     const { build } = await builds.trigger('deploy');
     const record = await builds.getBuild('deploy', build.number);
-    const real = stepTicket(record, record.plan[0]!, Date.now());
+    const real = stepTicket(record, record.plan[0]!);
     const payload = { ...(real.payload as object), secrets: ['DEPLOY_TOKEN', 'OTHER_TEAM_KEY'] };
     await assert.rejects(claimAndRead({ ...real, payload }), (err: ApiError) => err.status === 403);
     await assert.rejects(claimAndRead({ ...real, kind: 'forged', idempotencyKey: 'forged-1' }), (err: ApiError) => err.status === 403);

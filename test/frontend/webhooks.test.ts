@@ -58,7 +58,7 @@ describe('webhooks', () => {
     const build = await api.getBuild('app', 1);
     assert.equal(build.trigger.kind, 'webhook');
     assert.deepEqual(build.revision, { repository: 'https://github.com/acme/app.git', branch: 'main', commit: SHA });
-    const checkout = stepTicket(build, build.plan[0]!, Date.now());
+    const checkout = stepTicket(build, build.plan[0]!);
     assert.equal((checkout.payload as { params: { ref: string } }).params.ref, SHA, 'the checkout step builds the pushed commit');
     assert.equal((checkout.payload as { env: Record<string, string> }).env.DISTCI_COMMIT, SHA);
     assert.equal(await buildCount('no-hooks'), 0);

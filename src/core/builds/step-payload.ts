@@ -13,6 +13,12 @@ export interface StepPayload {
   secrets: string[];
   timeoutSeconds?: number;
   /**
+   * When the whole build must end (ms since the epoch): the worker stops the step then even
+   * if its own timeout has not run out. Fixed at the build's start, so a step ticket posted
+   * again (a resumed build-control worker) is the very same request.
+   */
+  deadline?: number;
+  /**
    * Workspaces of the steps this one needs, extracted in this order (later overwrite
    * earlier). Empty for a step with no predecessors: it starts in an empty directory.
    */

@@ -27,8 +27,7 @@ export function buildControlTicket(job: string, number: number, reason: string):
  * worker) return the same ticket; its follow-up brings build-control back however the
  * step ends — success, failure, lost worker or cancellation.
  */
-export function stepTicket(build: BuildRecord, step: PlannedStep, now: number): NewTicket {
-  const remaining = build.deadline === null ? Infinity : Math.max(1, Math.ceil((build.deadline - now) / 1000));
+export function stepTicket(build: BuildRecord, step: PlannedStep): NewTicket {
   const inputs: WorkspaceRef[] = step.needs
     .map((name) => build.steps.find((s) => s.name === name)?.workspace)
     .filter((w): w is WorkspaceRef => Boolean(w));
@@ -47,7 +46,8 @@ export function stepTicket(build: BuildRecord, step: PlannedStep, now: number): 
       DISTCI_STEP: step.name,
     },
     secrets: step.secrets,
-    timeoutSeconds: Math.min(step.timeoutSeconds, remaining),
+    timeoutSeconds: step.timeoutSeconds,
+    ...(build.deadline !== null ? { deadline: build.deadline } : {}),
     inputs,
   };
   return {

@@ -81,7 +81,7 @@ async function step(deps: Deps, ctx: TicketContext, build: BuildRecord): Promise
   const out = advance(build, tickets, now);
   for (const name of out.start) {
     const plan = out.build.plan.find((p) => p.name === name)!;
-    const { ticket } = await deps.tickets.post(stepTicket(out.build, plan, now), opts);
+    const { ticket } = await deps.tickets.post(stepTicket(out.build, plan), opts);
     out.build.steps.find((s) => s.name === name)!.ticketId = ticket.id;
   }
   for (const id of out.cancel) await deps.tickets.cancel(id, opts);

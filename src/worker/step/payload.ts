@@ -44,7 +44,10 @@ export function parseStepPayload(payload: unknown): StepPayload {
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1)) {
     bad('timeoutSeconds', 'a positive integer');
   }
+  const deadline = payload.deadline;
+  if (deadline !== undefined && (typeof deadline !== 'number' || !Number.isFinite(deadline))) bad('deadline', 'a time in ms');
   return {
+    ...(deadline !== undefined ? { deadline } : {}),
     job: nonEmpty(payload, 'job'),
     build,
     step: nonEmpty(payload, 'step'),

@@ -120,7 +120,7 @@ async function fetchSecrets(payload: StepPayload, tctx: TicketContext, api: Step
 
 async function runStep<P>(kind: StepKind<P>, params: P, payload: StepPayload, tctx: TicketContext, deps: StepDeps): Promise<TicketResult> {
   const { ticket, token, log } = tctx;
-  const timeout = payload.timeoutSeconds ? AbortSignal.timeout(payload.timeoutSeconds * 1000) : null;
+  const timeout = stepTimeout(payload);
   const signal = timeout ? AbortSignal.any([tctx.signal, timeout]) : tctx.signal;
   const dir = deps.cache.dirFor(payload.job, payload.build, payload.step, ticket.attempt);
   const masker = new SecretMasker();
@@ -162,9 +162,18 @@ async function runStep<P>(kind: StepKind<P>, params: P, payload: StepPayload, tc
   return { outcome: result.outcome, ...(result.code ? { code: result.code } : {}), ...(message ? { message } : {}), data: result.data ?? {} };
 }
 
+/** The step's own timeout, cut short by what remains of the build's deadline. */
+function stepTimeout(payload: StepPayload): AbortSignal | null {
+  const limits = [
+    ...(payload.timeoutSeconds ? [payload.timeoutSeconds * 1000] : []),
+    ...(payload.deadline !== undefined ? [Math.max(1, payload.deadline - Date.now())] : []),
+  ];
+  return limits.length > 0 ? AbortSignal.timeout(Math.min(...limits)) : null;
+}
+
 function fromError(err: unknown, ticketSignal: AbortSignal, timeout: AbortSignal | null, payload: StepPayload): StepOutcome {
   if (ticketSignal.aborted) return { outcome: 'error', code: 'aborted', message: 'stopped: lease lost, cancelled or worker shutting down' };
-  if (timeout?.aborted) return { outcome: 'failure', code: 'timeout', message: `step timed out after ${payload.timeoutSeconds} s` };
+  if (timeout?.aborted) return { outcome: 'failure', code: 'timeout', message: `step timed out (step limit ${payload.timeoutSeconds ?? '-'} s, or the build's deadline)` };
   if (err instanceof StepFailure) return { outcome: err.outcome, code: err.code, message: err.message };
   return { outcome: 'error', code: 'worker_error', message: (err as Error).message };
 }

@@ -127,3 +127,20 @@ describe('build state machine', () => {
     assert.equal(out.build.status, 'failure');
   });
 });
+
+describe('step tickets', () => {
+  it('are the same request whenever they are posted, so a resumed build-control re-posts idempotently', async () => {
+    const { stepTicket } = await import('../../../src/core/builds/tickets.js');
+    const plan = [{ name: 'a', type: 'execute-shell', needs: [], labels: [], env: {}, secrets: [], timeoutSeconds: 600, retries: 2, maxAttempts: 3, params: { script: 'true', workdir: '.', shell: 'bash' }, step: 'a', matrixValues: {} }];
+    const b = { ...build(plan), plan, deadline: Date.now() + 3_600_000 } as unknown as BuildRecord;
+    const first = JSON.stringify(stepTicket(b, b.plan[0]!));
+    const realNow = Date.now;
+    Date.now = () => realNow() + 5000;
+    try {
+      assert.equal(JSON.stringify(stepTicket(b, b.plan[0]!)), first, 'five seconds later, the same ticket');
+    } finally {
+      Date.now = realNow;
+    }
+    assert.equal((JSON.parse(first) as { payload: { deadline: number } }).payload.deadline, b.deadline);
+  });
+});
