@@ -3,6 +3,10 @@
  * - ticket: a unit of work posted by a caller and pulled by a worker of its `kind`.
  * - labels: capabilities a worker must have to serve a ticket (ticket labels ⊆ worker labels).
  * - route: the canonical (kind, sorted labels) pair; tickets of one route are one queue.
+ * - share: whose turn a ticket counts against in fair share — its job (`refs.job`), or ''
+ *   for tickets outside any job. Claims take the highest priority first; within it, the
+ *   share served least recently; within a share, first in, first out. So one job's flood
+ *   of tickets delays another job's ticket by one turn, not by the whole flood.
  * - lease: the right of one holder to work on a ticket until `expiresAt`; renewed by the holder.
  * - token: the lease's fencing token. It strictly increases with every new lease of a ticket,
  *   and every write made on behalf of the ticket carries it; a stale token is refused.
@@ -119,6 +123,11 @@ export function canonicalLabels(labels: readonly string[]): string[] {
 
 export function routeKey(kind: string, labels: readonly string[]): string {
   return `${kind}|${canonicalLabels(labels).join(',')}`;
+}
+
+/** The fair-share group a ticket belongs to (see the glossary). */
+export function ticketShare(ticket: { refs: TicketRefs }): string {
+  return ticket.refs.job ?? '';
 }
 
 /** A worker offering `offered` labels may serve a ticket requiring `required`. */
