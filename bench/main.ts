@@ -12,7 +12,7 @@ import { Cleanup, formatMarkdown, formatTable, machineInfo, UsageError, type Ben
 
 /** name → loader. Add `scale` here when it is written. */
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
-  dispatch: async () => (await import('./dispatch.js')).dispatch,
+  dispatch: async () => (await import('./dispatch/index.js')).dispatch,
   e2e: async () => (await import('./e2e.js')).e2e,
   store: async () => (await import('./store.js')).store,
 };

@@ -1,0 +1,101 @@
+/** Closed-loop throughput measurement and the formatting its rows share. */
+import { cpuMeter, summarize, type Summary } from '../common.js';
+import type { Settings } from './settings.js';
+
+export interface LoopResult {
+  /** Operations in the measured window. */
+  ops: number;
+  /** Operations in the whole line, warm-up and stragglers included. */
+  total: number;
+  seconds: number;
+  rate: number;
+  latencyMs: Summary;
+  /** CPU ms per process during the measured window. */
+  cpuMs: Record<string, number>;
+  drained: boolean;
+}
+
+/**
+ * Lets timers run. SqliteCoordinator checkpoints the WAL on a 1 s timer (wal_autocheckpoint
+ * is 0); a loop of awaited-but-synchronous calls never yields to it, and the WAL then grows
+ * by ~35 KB per commit and slows every statement down. A frontend's event loop turns
+ * between requests, so in-process loops here yield every 100 calls to be comparable.
+ */
+export const yieldToTimers = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export const ms = (v: number): string => `${v.toFixed(2)} ms`;
+export const us = (v: number): string => `${Math.round(v)} µs`;
+
+/**
+ * `concurrency` loops call `op` back to back. Ops completing in [warm-up end, duration
+ * end or the first empty answer] are counted; CPU of the given PIDs is metered over the
+ * same window. `op` returns false when the queue is empty, null when it did nothing this
+ * time (not counted).
+ */
+export async function closedLoop(
+  concurrency: number,
+  s: Settings,
+  pids: Record<string, number>,
+  op: () => Promise<boolean | null>,
+): Promise<LoopResult> {
+  let phase: 'warmup' | 'measure' | 'done' = 'warmup';
+  let count = 0;
+  let start = { t: 0, count: 0 };
+  let end = { t: 0, count: 0 };
+  let meter: (() => Record<string, number>) | null = null;
+  let cpuMs: Record<string, number> = {};
+  let drained = false;
+  let drainedEarly = false;
+  const latencies: number[] = [];
+
+  const finish = (): void => {
+    if (phase === 'warmup') drainedEarly = true;
+    if (phase !== 'measure') {
+      phase = 'done';
+      return;
+    }
+    end = { t: performance.now(), count };
+    cpuMs = meter!();
+    phase = 'done';
+  };
+  const begin = (): void => {
+    if (phase !== 'warmup') return;
+    meter = cpuMeter(pids);
+    start = { t: performance.now(), count };
+    phase = 'measure';
+  };
+  if (s.warmupMs === 0) begin();
+  const warmTimer = setTimeout(begin, s.warmupMs);
+  const endTimer = setTimeout(finish, s.warmupMs + s.durationMs);
+
+  let total = 0;
+  const loop = async (): Promise<void> => {
+    while (phase !== 'done') {
+      const t0 = performance.now();
+      const more = await op();
+      if (more === null) continue; // nothing done this time; not an operation
+      if (!more) {
+        drained = true;
+        finish();
+        return;
+      }
+      total++;
+      if (phase === 'measure') {
+        count++;
+        if (t0 >= start.t) latencies.push(performance.now() - t0);
+      } else if (phase === 'warmup') {
+        count++;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, loop));
+  } finally {
+    clearTimeout(warmTimer);
+    clearTimeout(endTimer);
+  }
+  if (drainedEarly) throw new Error('the queue ran empty during the warm-up; raise --tickets or lower --warmup-ms');
+  const ops = end.count - start.count;
+  const seconds = (end.t - start.t) / 1000;
+  return { ops, total, seconds, rate: ops / seconds, latencyMs: summarize(latencies), cpuMs, drained };
+}

@@ -1,0 +1,108 @@
+/** The result table of the ZooKeeper dispatch lines. */
+import { OTHER_PROCESSES, type BenchResult, type ResultRow, type Summary } from '../common.js';
+import type { WakeLines } from './frontends.js';
+import { ms, us, type LoopResult } from './loops.js';
+import { ZK_IN_FLIGHT, ZK_TARGET, type Settings } from './settings.js';
+
+export interface ZkMeasured extends WakeLines {
+  ensemble: string;
+  healthz: LoopResult;
+  /** By concurrent client loops. */
+  claims: Record<number, LoopResult>;
+  claimComplete: LoopResult;
+  /** By writes in flight; 1 = sequential. */
+  raw: Record<number, LoopResult>;
+  inProcess: LoopResult;
+  inProcessSequential: LoopResult;
+  prefillSeconds: number;
+  prefillPerSecond: number;
+}
+
+function zkLoopDetail(r: LoopResult): string {
+  const sum = (prefix: string): number => Object.entries(r.cpuMs).filter(([name]) => name.startsWith(prefix)).reduce((total, [, ms]) => total + ms, 0);
+  const per = (ms: number): string => us((ms * 1000) / r.ops);
+  const other = (100 * r.cpuMs[OTHER_PROCESSES]!) / (r.seconds * 1000);
+  const zookeeper = Object.keys(r.cpuMs).some((name) => name.startsWith('zookeeper')) ? `ZooKeeper ${per(sum('zookeeper'))}, ` : '';
+  return (
+    `${r.ops.toLocaleString('en-US')} in ${r.seconds.toFixed(1)} s${r.drained ? ' (queue drained)' : ''}; latency p50 ${ms(r.latencyMs.p50)} p99 ${ms(r.latencyMs.p99)}; ` +
+    `CPU/op: frontends ${per(sum('frontend'))}, ${zookeeper}client ${per(r.cpuMs.client!)}; other processes ${other.toFixed(0)}% of a CPU`
+  );
+}
+
+export function reportZk(s: Settings, m: ZkMeasured): BenchResult {
+  const wakeGroup = '1. long-poll wake-up: post sent → parked claim answered';
+  const wake = (where: string, sum: Summary, post: Summary): ResultRow[] => [
+    {
+      group: wakeGroup,
+      metric: `${where} p50`,
+      value: sum.p50,
+      unit: 'ms',
+      target: `≤ ${ZK_TARGET.wakeP50Ms} ms`,
+      met: sum.p50 <= ZK_TARGET.wakeP50Ms,
+      detail: `n=${sum.n}; the post's own answer p50 ${ms(post.p50)}`,
+    },
+    { group: wakeGroup, metric: `${where} p99`, value: sum.p99, unit: 'ms', detail: `max ${ms(sum.max)}; the post's own answer p99 ${ms(post.p99)}` },
+  ];
+  const http = '2. claims over HTTP: concurrent client loops (workers) spread over frontends A and B';
+  const rawGroup = '3. raw ZooKeeper conditional writes: ZkClient.setData expecting the version, each loop on its own znode';
+  const rows: ResultRow[] = [
+    ...wake('same frontend (post to A)', m.wakeSame, m.wakeSamePost),
+    ...wake('across frontends (post to B)', m.wakeCross, m.wakeCrossPost),
+    { group: wakeGroup, metric: 'empty claim round trip p99 (time to park)', value: m.empty.p99, unit: 'ms', detail: `p50 ${ms(m.empty.p50)}; settle delay before each post: ${s.settleMs} ms` },
+  ];
+  for (const w of s.workers) {
+    const claims = m.claims[w]!;
+    const raw = m.raw[w]!;
+    const floor = ZK_TARGET.claimShareOfRaw * raw.rate;
+    rows.push({
+      group: http,
+      metric: `claims/s, ${w} workers (waitMs 0, not completed)`,
+      value: claims.rate,
+      unit: '/s',
+      target: `≥ ${Math.round(floor).toLocaleString('en-US')} /s (50% of raw, ${w} in flight)`,
+      met: claims.rate >= floor,
+      detail: `${((100 * claims.rate) / raw.rate).toFixed(0)}% of raw setData with ${w} in flight; ${zkLoopDetail(claims)}`,
+    });
+  }
+  rows.push(
+    { group: http, metric: `claim+complete/s (pairs), ${s.workers[0]} workers`, value: m.claimComplete.rate, unit: '/s', detail: zkLoopDetail(m.claimComplete) },
+    { group: http, metric: `GET /healthz/s, ${s.workers[0]} loops (empty round trip)`, value: m.healthz.rate, unit: '/s', detail: zkLoopDetail(m.healthz) },
+  );
+  for (const n of Object.keys(m.raw).map(Number).sort((x, y) => x - y)) {
+    rows.push({ group: rawGroup, metric: n === 1 ? 'setData/s sequential' : `setData/s, ${n} in flight`, value: m.raw[n]!.rate, unit: '/s', detail: zkLoopDetail(m.raw[n]!) });
+  }
+  const top = Math.max(...s.workers);
+  const inProcess = '4. ZookeeperCoordinator in the bench process (no HTTP, no frontend), with claimId, not completed';
+  rows.push(
+    {
+      group: inProcess,
+      metric: 'claims/s sequential',
+      value: m.inProcessSequential.rate,
+      unit: '/s',
+      detail: `${((100 * m.inProcessSequential.rate) / m.raw[1]!.rate).toFixed(0)}% of raw setData sequential; ${zkLoopDetail(m.inProcessSequential)}`,
+    },
+    {
+      group: inProcess,
+      metric: `claims/s, ${top} concurrent calls`,
+      value: m.inProcess.rate,
+      unit: '/s',
+      detail: `${((100 * m.inProcess.rate) / m.raw[top]!.rate).toFixed(0)}% of raw setData with ${top} in flight; ${zkLoopDetail(m.inProcess)}`,
+    },
+  );
+  return {
+    benchmark: 'dispatch',
+    title: `dispatch (ZooKeeper 3-node ensemble ${m.ensemble}): 2 frontend processes; client = raw undici Pools in the bench process`,
+    rows,
+    notes: [
+      `wake-up: ${s.samples} samples per line after ${s.warmupSamples} warm-up; the claim is parked on A, then after a fixed ${s.settleMs} ms the ticket is posted to A or B; each claimed ticket is completed afterwards, untimed`,
+      `claims: ${s.zkTickets.toLocaleString('en-US')} pending tickets per line, pre-filled through ZookeeperCoordinator.post (${ZK_IN_FLIGHT} in flight, ${Math.round(m.prefillPerSecond)} posts/s, ${m.prefillSeconds.toFixed(1)} s); each loop alternates between A and B; ${s.warmupMs} ms warm-up, then up to ${s.durationMs} ms measured or until the queue is empty; every claim carries a fresh claimId; the leases a line took are completed after it, untimed, since each frontend's lease sweep (every ${s.sweepMs} ms) reads every lease; leases last 300 s, so none expires`,
+      'raw: each loop writes its own 512-byte znode with setData(path, data, version) and keeps the version returned; the line of a concurrency runs just before the claim line of the same concurrency, so both see the same machine',
+      'CPU/op from /proc/PID/stat (10 ms ticks) over the measured window; "other processes" = machine busy time not used by the bench, its frontends and (when it started them) the ZooKeeper nodes',
+      ...(m.empty.max > s.settleMs
+        ? [`WARNING: an empty claim took ${ms(m.empty.max)} > the ${s.settleMs} ms settle delay; some wake-up samples may not have been parked (raise --settle-ms)`]
+        : []),
+    ],
+    details: { settings: s, target: ZK_TARGET, ...m },
+  };
+}
+
