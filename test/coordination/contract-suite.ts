@@ -108,6 +108,32 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.equal(await c.claim({ workerId: 'w', kinds: [kind], labels: ['x'], ttlMs: TTL }), null);
       });
 
+      it("takes turns between jobs: one job's flood delays another job's ticket by one turn (fair share)", async () => {
+        const kind = freshKind();
+        const post = async (job: string, priority = 0) => (await c.post({ kind, refs: { job }, priority })).ticket.id;
+        const a1 = await post('a');
+        const a2 = await post('a');
+        const a3 = await post('a');
+        const b1 = await post('b');
+        const c1 = await post('c');
+        const urgent = await post('u', 5);
+        const order = [];
+        for (let i = 0; i < 6; i++) order.push((await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }))?.ticket.id);
+        assert.deepEqual(order, [urgent, a1, b1, c1, a2, a3], 'priority first, then the least recently served job, then FIFO');
+      });
+
+      it('keeps taking turns as work arrives: a newcomer goes before the job served last', async () => {
+        const kind = freshKind();
+        const post = async (job: string) => (await c.post({ kind, refs: { job } })).ticket.id;
+        const flood = [];
+        for (let i = 0; i < 5; i++) flood.push(await post('flood'));
+        const claimOne = async () => (await other.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }))?.ticket.id;
+        assert.equal(await claimOne(), flood[0]);
+        const late = await post('late');
+        assert.equal(await claimOne(), late, 'the job posted last but never served goes next');
+        assert.equal(await claimOne(), flood[1]);
+      });
+
       it('never hands a ticket to a worker lacking its kind or a label', async () => {
         const kind = freshKind();
         const gpu = (await c.post({ kind, labels: ['linux', 'gpu'] })).ticket;

@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
 import { ConflictError, LeaseLostError, NotFoundError } from '../../core/errors.js';
 import {
-  labelsSatisfy,
   normalizeNewTicket,
   routeKey,
   sameRequest,
+  ticketShare,
   type NewTicket,
   type NormalizedTicket,
   type Ticket,
@@ -35,22 +35,26 @@ export class TicketQueries {
   ) {
     this.s = {
       insert: db.prepare(`INSERT INTO tickets
-        (kind, route, labels, payload, job, build, step, priority, status, max_attempts, idempotency_key, follow_up, created_at, updated_at)
-        VALUES (@kind, @route, @labels, @payload, @job, @build, @step, @priority, 'pending', @maxAttempts, @idempotencyKey, @followUp, @now, @now)
+        (kind, route, share, labels, payload, job, build, step, priority, status, max_attempts, idempotency_key, follow_up, created_at, updated_at)
+        VALUES (@kind, @route, @share, @labels, @payload, @job, @build, @step, @priority, 'pending', @maxAttempts, @idempotencyKey, @followUp, @now, @now)
         RETURNING *`),
       byKey: db.prepare('SELECT * FROM tickets WHERE idempotency_key = ?'),
       bySeq: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
       // `+status`: keep the planner on the claim_id index (a status index would scan every lease).
       byClaimId: db.prepare(`SELECT * FROM tickets WHERE claim_id = ? AND +status = 'leased' AND lease_holder = ?`),
-      queueStats: db.prepare(`SELECT r.kind, r.labels, r.pending,
-        (SELECT t.created_at FROM tickets t WHERE t.status = 'pending' AND t.route = r.route ORDER BY t.seq LIMIT 1) AS oldest
-        FROM routes r WHERE r.pending > 0 ORDER BY r.route`),
-      routesForKinds: db.prepare(
-        `SELECT route, labels FROM routes WHERE pending > 0 AND kind IN (SELECT value FROM json_each(?))`,
-      ),
-      headOfRoute: db.prepare(
-        `SELECT seq, priority FROM tickets WHERE status = 'pending' AND route = ? ORDER BY priority DESC, seq LIMIT 1`,
-      ),
+      // The head has the lowest seq of its route, so it is also its oldest pending ticket.
+      queueStats: db.prepare(`SELECT r.kind, r.labels, SUM(r.pending) AS pending, MIN(t.created_at) AS oldest
+        FROM routes r JOIN tickets t ON t.seq = r.head_seq
+        WHERE r.pending > 0 GROUP BY r.kind, r.labels ORDER BY r.kind, r.labels`),
+      // In claim order (the routes_claim index): priority, least recently served share, oldest head.
+      // The first of them whose labels are all among the offered ones (a JSON array).
+      firstRouteOfKind: db.prepare(`SELECT priority, served, head_seq AS head, share FROM routes r
+        WHERE kind = @kind AND pending > 0
+          AND NOT EXISTS (SELECT 1 FROM json_each(r.labels) l WHERE l.value NOT IN (SELECT value FROM json_each(@offered)))
+        ORDER BY priority DESC, served, head_seq LIMIT 1`),
+      nextTurn: db.prepare(`INSERT INTO counters (name, value) VALUES ('${FAIR_SHARE_TURN}', 1)
+        ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`).pluck(),
+      served: db.prepare('UPDATE routes SET served = ? WHERE share = ?'),
       lease: db.prepare(`UPDATE tickets SET status = 'leased', attempt = attempt + 1, lease_holder = @holder,
         lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now,
         history = json_insert(history, '$[#]', json_object('attempt', attempt + 1, 'holder', @holder, 'at', @now))
@@ -104,7 +108,8 @@ export class TicketQueries {
     }
     const row = this.s.insert.get({
       kind: t.kind,
-      route: routeKey(t.kind, t.labels),
+      route: queueRoute(t),
+      share: ticketShare(t),
       labels: JSON.stringify(t.labels),
       payload: JSON.stringify(t.payload),
       job: t.refs.job ?? null,
@@ -161,27 +166,22 @@ export class TicketQueries {
    * other process can write between the reads and the lease.
    */
   claim(req: ClaimRequest): Claim | null {
-    const offered = new Set(req.labels);
+    const offered = JSON.stringify(req.labels);
     const claimIn = (): Claim | null => {
       if (req.claimId !== undefined) {
         const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
         if (won) return toClaim(won);
       }
-      let best: { seq: number; priority: number } | undefined;
-      for (const route of this.s.routesForKinds.all(JSON.stringify(req.kinds)) as {
-        route: string;
-        labels: string;
-      }[]) {
-        if (!labelsSatisfy(JSON.parse(route.labels) as string[], offered)) continue;
-        const head = this.s.headOfRoute.get(route.route) as { seq: number; priority: number } | undefined;
-        if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.seq < best.seq))) {
-          best = head;
-        }
+      let best: Candidate | undefined;
+      for (const kind of new Set(req.kinds)) {
+        const first = this.s.firstRouteOfKind.get({ kind, offered }) as Candidate | undefined;
+        if (first && (!best || comesBefore(first, best))) best = first;
       }
       if (!best) return null;
       const now = this.now();
+      this.s.served.run(this.s.nextTurn.get(), best.share);
       const row = this.s.lease.get({
-        seq: best.seq,
+        seq: best.head,
         holder: req.workerId,
         expiresAt: now + req.ttlMs,
         claimId: req.claimId ?? null,
@@ -268,6 +268,28 @@ export class TicketQueries {
     }
     return new LeaseLostError(id, token, `the ticket is ${row.status} and no longer leased under this token`);
   }
+}
+
+/** Counter of fair-share turns: a route's `served` is the turn its share was last served at. */
+const FAIR_SHARE_TURN = '#fair-share-turn';
+
+/** A queue as a claim sees it. */
+interface Candidate {
+  priority: number;
+  served: number;
+  head: number;
+  share: string;
+}
+
+/** One queue per kind, label set, priority and share. */
+function queueRoute(t: NormalizedTicket): string {
+  return `${routeKey(t.kind, t.labels)}|${t.priority}|${ticketShare(t)}`;
+}
+
+function comesBefore(a: Candidate, b: Candidate): boolean {
+  if (a.priority !== b.priority) return a.priority > b.priority;
+  if (a.served !== b.served) return a.served < b.served;
+  return a.head < b.head;
 }
 
 function toClaim(row: TicketRow): Claim {
