@@ -90,6 +90,7 @@ steps:
     for (const b of done) {
       assert.equal(b.status, 'success', JSON.stringify(b.steps.map((s) => [s.name, s.status, s.code, s.message])));
       assert.deepEqual(b.steps.map((s) => s.attempts.length), [1, 1, 1, 1], `release#${b.number}: each step in one attempt`);
+      assert.deepEqual(b.steps.at(-1)?.workspace, { step: 'test', attempt: 1 }, `release#${b.number}: publish hands on test's workspace`);
     }
     assert.deepEqual([...tally(lines(marks)).values()], Array(BUILDS * 2).fill(1), `each shell step ran once: ${lines(marks).join(', ')}`);
 
@@ -112,7 +113,9 @@ steps:
     }
     for (const n of numbers) {
       const build = `${PREFIX}/${buildPrefix('release', n)}`;
-      for (const step of ['checkout', 'compile', 'test', 'publish']) assert.ok(keys.includes(`${build}workspaces/${step}/1.tar`), `workspace of ${step} #${n}`);
+      // publish changes nothing, so it hands on test's workspace and uploads none.
+      for (const step of ['checkout', 'compile', 'test']) assert.ok(keys.includes(`${build}workspaces/${step}/1.tar`), `workspace of ${step} #${n}`);
+      assert.ok(!keys.includes(`${build}workspaces/publish/1.tar`), `no copy of test's workspace #${n}`);
       assert.ok(keys.includes(`${build}artifacts/src/out/report.txt`), `artifact of #${n}`);
     }
   });

@@ -95,8 +95,11 @@ steps:
       const prefix = buildPrefix('app', build.number);
       const stored = (await store.keys(prefix, cluster.dir)).map((k) => k.slice(prefix.length));
       assert.ok(stored.includes('artifacts/src/out/greeting.txt'), `artifact stored: ${stored.join(' ')}`);
+      // publish changed nothing in the workspace: it hands on build's instead of uploading a copy.
+      assert.deepEqual(done.steps.map((s) => s.workspace), [{ step: 'checkout', attempt: 1 }, { step: 'build', attempt: 1 }, { step: 'build', attempt: 1 }]);
+      assert.ok(!stored.includes('workspaces/publish/1.tar'), `no copy of an unchanged workspace: ${stored.join(' ')}`);
       for (const step of ['checkout', 'build', 'publish']) {
-        assert.ok(stored.includes(`workspaces/${step}/1.tar`), `workspace of ${step} stored: ${stored.join(' ')}`);
+        if (step !== 'publish') assert.ok(stored.includes(`workspaces/${step}/1.tar`), `workspace of ${step} stored: ${stored.join(' ')}`);
         assert.ok(stored.some((k) => k.startsWith(`console/${step}/0001/`)), `console of ${step} stored: ${stored.join(' ')}`);
       }
     });

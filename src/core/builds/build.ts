@@ -48,7 +48,10 @@ export interface StepState {
   attempts: StepAttempt[];
   startedAt: number | null;
   finishedAt: number | null;
-  /** The workspace this step produced, when it produced one. */
+  /**
+   * The stored workspace holding what this step left: its own upload, or, when it left its
+   * single input unchanged, that input's. Null when it produced none.
+   */
   workspace: WorkspaceRef | null;
   code?: string;
   message?: string;

@@ -32,7 +32,10 @@ export interface WorkspaceRef {
 
 /** What a step worker reports in its ticket result's `data`. */
 export interface StepResultData {
-  /** The attempt whose workspace was uploaded, when the step produced one. */
+  /**
+   * The stored workspace that holds what the step left: its own attempt's upload, or its
+   * single input's ref when it changed nothing (nothing uploaded then).
+   */
   workspace?: WorkspaceRef;
   artifacts?: { path: string; size: number }[];
   exitCode?: number | null;

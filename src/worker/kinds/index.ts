@@ -17,8 +17,10 @@ export interface KindsOptions {
   api: StepIo;
   /** Where workspaces live (default `<os tmpdir>/distci-work-<pid>`). */
   workRoot?: string;
-  /** How many finished workspaces this worker keeps for the next step (default 8). */
+  /** How many finished workspaces this worker keeps for the next step (default 256). */
   cacheSize?: number;
+  /** How many bytes of files those may hold in all (default 2 GiB). */
+  cacheBytes?: number;
   /** Console batching (default 200 ms, 64 KiB). */
   console?: StepDeps['console'];
   /** How execute-shell scripts are confined (default: not at all). */
@@ -54,7 +56,11 @@ export function builtinKinds(options: KindsOptions): Record<string, TicketHandle
   const workRoot = options.workRoot ?? defaultWorkRoot();
   const deps: StepDeps = {
     api: options.api,
-    cache: new WorkspaceCache(join(workRoot, 'ws'), options.cacheSize ?? 8, options.log),
+    cache: new WorkspaceCache(
+      join(workRoot, 'ws'),
+      { ...(options.cacheSize !== undefined ? { entries: options.cacheSize } : {}), ...(options.cacheBytes !== undefined ? { bytes: options.cacheBytes } : {}) },
+      options.log,
+    ),
     ...(options.console ? { console: options.console } : {}),
   };
   const sandbox = createSandbox(options.sandbox ?? { mode: 'off' }, workRoot);

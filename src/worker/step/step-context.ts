@@ -1,16 +1,15 @@
-import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { StepPayload, StepResultData, WorkspaceRef } from '../../core/builds/step-payload.js';
+import type { StepPayload, StepResultData } from '../../core/builds/step-payload.js';
 import { ValidationError } from '../../core/errors.js';
 import type { Outcome, Ticket, TicketResult } from '../../core/ticket.js';
-import { isNotFound, type StepApi } from '../../client/step-api.js';
+import type { StepApi } from '../../client/step-api.js';
 import type { TicketContext, TicketHandler } from '../runtime.js';
 import { ConsoleWriter } from './console-writer.js';
 import { StepFailure } from './failure.js';
 import { SecretMasker } from './mask.js';
 import { parseStepPayload } from './payload.js';
 import type { WorkspaceCache } from './workspace-cache.js';
-import { packWorkspace, unpackWorkspace } from './workspace.js';
+import { handOnWorkspace, prepareWorkspace, snapshotInput } from './handoff.js';
 
 /** The step I/O calls a step worker makes (StepApi, or a stand-in in tests). */
 export type StepIo = Pick<StepApi, 'appendConsole' | 'secrets' | 'putWorkspace' | 'getWorkspace' | 'putArtifact' | 'listArtifacts' | 'getArtifact'>;
@@ -83,7 +82,8 @@ export function stepEnv(payload: StepPayload, ticket: Ticket, dir: string): Reco
 /**
  * Wraps a step kind into a ticket handler: checks the payload and params, fetches the
  * secrets, opens the console, prepares the workspace (local cache or download), runs
- * the kind, uploads the workspace after a success, and ends the console with the outcome.
+ * the kind, hands the workspace on after a success (uploaded, or its input's when the
+ * step changed nothing), and ends the console with the outcome.
  */
 export function stepHandler<P>(kind: StepKind<P>, deps: StepDeps): TicketHandler {
   return async (tctx: TicketContext): Promise<TicketResult> => {
@@ -137,13 +137,14 @@ async function runStep<P>(kind: StepKind<P>, params: P, payload: StepPayload, tc
     const secrets = await fetchSecrets(payload, tctx, deps.api);
     for (const value of Object.values(secrets)) masker.add(value);
     console.line(`[distci] ${payload.type} '${payload.step}' of ${payload.job} #${payload.build}, attempt ${ticket.attempt}`);
-    await prepareWorkspace(payload, dir, deps, console, signal);
+    await prepareWorkspace(payload, dir, deps.cache, deps.api, console, signal);
+    const before = await snapshotInput(payload, dir);
     const ctx: StepContext = { ticket, token, payload, dir, env: stepEnv(payload, ticket, dir), secrets, console, api: deps.api, signal, log };
     result = await kind.run(ctx, params);
     if (timeout?.aborted && !tctx.signal.aborted) throw timeout.reason;
     if (result.outcome === 'success') {
-      const workspace = await uploadWorkspace(payload, dir, tctx, deps.api, console);
-      await deps.cache.keep(dir);
+      const { workspace, bytes } = await handOnWorkspace(payload, dir, before, tctx, deps.api, console);
+      await deps.cache.keep(payload.job, payload.build, workspace, dir, bytes);
       kept = true;
       result = { ...result, data: { ...result.data, workspace } };
     }
@@ -176,48 +177,4 @@ function fromError(err: unknown, ticketSignal: AbortSignal, timeout: AbortSignal
   if (timeout?.aborted) return { outcome: 'failure', code: 'timeout', message: `step timed out (step limit ${payload.timeoutSeconds ?? '-'} s, or the build's deadline)` };
   if (err instanceof StepFailure) return { outcome: err.outcome, code: err.code, message: err.message };
   return { outcome: 'error', code: 'worker_error', message: (err as Error).message };
-}
-
-/**
- * Fills `dir` with the step's inputs: a single input this worker kept is taken over by a
- * rename; otherwise every input is downloaded and extracted, in order, into a fresh dir.
- */
-async function prepareWorkspace(payload: StepPayload, dir: string, deps: StepDeps, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  const [only] = payload.inputs;
-  if (only && payload.inputs.length === 1 && (await deps.cache.takeOver(payload.job, payload.build, only, dir))) {
-    console.line(`[distci] workspace of '${only.step}' (attempt ${only.attempt}) reused from this worker's cache`);
-    return;
-  }
-  await mkdir(dir, { recursive: true });
-  for (const ref of payload.inputs) await downloadInput(payload, ref, dir, deps.api, console, signal);
-}
-
-async function downloadInput(payload: StepPayload, ref: WorkspaceRef, dir: string, api: StepIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
-  const started = Date.now();
-  let archive;
-  try {
-    archive = await api.getWorkspace(payload.job, payload.build, ref.step, ref.attempt, { signal });
-  } catch (err) {
-    if (signal.aborted) throw err;
-    if (isNotFound(err)) {
-      throw new StepFailure('workspace_missing', `the workspace of step '${ref.step}' attempt ${ref.attempt} is not in the store; run that step again`, 'error');
-    }
-    throw new StepFailure('workspace_unavailable', `could not download the workspace of step '${ref.step}': ${(err as Error).message}`, 'error');
-  }
-  await unpackWorkspace(archive, dir, signal);
-  console.line(`[distci] workspace of '${ref.step}' (attempt ${ref.attempt}) downloaded and extracted in ${Date.now() - started} ms`);
-}
-
-async function uploadWorkspace(payload: StepPayload, dir: string, tctx: TicketContext, api: StepIo, console: ConsoleWriter): Promise<WorkspaceRef> {
-  const started = Date.now();
-  let size: number;
-  try {
-    ({ size } = await api.putWorkspace(tctx.ticket.id, tctx.token, () => packWorkspace(dir), { signal: tctx.signal }));
-  } catch (err) {
-    if (tctx.signal.aborted) throw err;
-    throw new StepFailure('workspace_upload_failed', `could not upload the workspace: ${(err as Error).message}`, 'error');
-  }
-  console.line(`[distci] workspace uploaded: ${size} bytes in ${Date.now() - started} ms`);
-  return { step: payload.step, attempt: tctx.ticket.attempt };
 }

@@ -8,57 +8,92 @@ import type { WorkspaceRef } from '../../core/builds/step-payload.js';
 const component = (s: string): string =>
   encodeURIComponent(s).replace(/[!'()*.~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
+/** How much this worker keeps: the oldest entries go first when either limit is passed. */
+export interface CacheLimits {
+  /** Workspaces (default 256). */
+  entries?: number;
+  /** Bytes of file contents (default 2 GiB). */
+  bytes?: number;
+}
+
+const refKey = (job: string, build: number, ref: WorkspaceRef): string => JSON.stringify([job, build, ref.step, ref.attempt]);
+
 /**
- * The workspaces of step attempts this worker ran, kept on local disk under
- * `<root>/<job>/<build>/<step>-<attempt>`, at most `capacity` of them (oldest go first).
- * Only workspaces whose upload succeeded are kept, so a kept directory is exactly the
- * stored archive of its attempt. The next step of the build, when it runs here with that
- * one workspace as its input, takes the directory over with a rename: no download, no
- * extraction. Entries are known only to this process (its work root is its own).
+ * The workspaces this worker holds on local disk, each known by the stored workspace it
+ * is an exact copy of (a `WorkspaceRef`): the one its step uploaded, or, when the step
+ * left its single input unchanged, that input's. Only workspaces whose upload succeeded
+ * (or whose input was stored) are kept, so a kept directory is exactly a stored archive.
+ * The next step of the build, when it runs here with that one workspace as its input,
+ * takes the directory over with a rename: no download, no extraction. Attempts work in
+ * `<root>/<job>/<build>/<step>-<attempt>`. Entries are known only to this process (its
+ * work root is its own).
  */
 export class WorkspaceCache {
-  private readonly kept = new Map<string, string>();
+  /** refKey → directory and size, oldest first. */
+  private readonly kept = new Map<string, { dir: string; bytes: number }>();
+  private keptBytes = 0;
+  readonly limits: Required<CacheLimits>;
 
   constructor(
     readonly root: string,
-    readonly capacity = 8,
+    limits: CacheLimits | number = {},
     private readonly log?: Logger,
-  ) {}
+  ) {
+    const l = typeof limits === 'number' ? { entries: limits } : limits;
+    this.limits = { entries: l.entries ?? 256, bytes: l.bytes ?? 2 * 1024 ** 3 };
+  }
 
   /** Where the attempt `step`/`attempt` of build `job` #`build` works. */
   dirFor(job: string, build: number, step: string, attempt: number): string {
     return join(this.root, component(job), String(build), `${component(step)}-${attempt}`);
   }
 
-  /** Moves the kept workspace of `ref` to `dest` (absent); false when this worker does not have it. */
+  /** Moves the kept copy of `ref` to `dest` (absent); false when this worker does not have it. */
   async takeOver(job: string, build: number, ref: WorkspaceRef, dest: string): Promise<boolean> {
-    const key = this.dirFor(job, build, ref.step, ref.attempt);
-    if (!this.kept.delete(key)) return false;
+    const key = refKey(job, build, ref);
+    const entry = this.kept.get(key);
+    if (!entry) return false;
+    this.forget(key);
     try {
       await mkdir(dirname(dest), { recursive: true });
-      await rename(key, dest);
+      await rename(entry.dir, dest);
       return true;
     } catch (err) {
-      this.log?.warn({ err, dir: key }, 'cached workspace could not be taken over; downloading it instead');
-      await this.remove(key);
+      this.log?.warn({ err, dir: entry.dir }, 'cached workspace could not be taken over; downloading it instead');
+      await this.remove(entry.dir);
       return false;
     }
   }
 
-  /** Keeps `dir` (the directory `dirFor` gave) as its attempt's workspace, evicting the oldest. */
-  async keep(dir: string): Promise<void> {
-    this.kept.delete(dir);
-    this.kept.set(dir, dir);
-    while (this.kept.size > this.capacity) {
-      const oldest = this.kept.keys().next().value as string;
-      this.kept.delete(oldest);
-      await this.remove(oldest);
+  /**
+   * Keeps `dir` (a directory `dirFor` gave) as an exact copy of the stored workspace `ref`
+   * of build `job` #`build`, replacing an older copy of it and evicting the oldest entries.
+   */
+  async keep(job: string, build: number, ref: WorkspaceRef, dir: string, bytes: number): Promise<void> {
+    const key = refKey(job, build, ref);
+    const old = this.kept.get(key);
+    this.forget(key);
+    if (old && old.dir !== dir) await this.remove(old.dir);
+    this.kept.set(key, { dir, bytes });
+    this.keptBytes += bytes;
+    while (this.kept.size > this.limits.entries || (this.keptBytes > this.limits.bytes && this.kept.size > 1)) {
+      const [oldest, entry] = this.kept.entries().next().value as [string, { dir: string }];
+      this.forget(oldest);
+      await this.remove(entry.dir);
     }
   }
 
   /** Removes a workspace that is not kept (a failed or aborted attempt). */
   async discard(dir: string): Promise<void> {
-    if (!this.kept.has(dir)) await this.remove(dir);
+    for (const entry of this.kept.values()) if (entry.dir === dir) return;
+    await this.remove(dir);
+  }
+
+  private forget(key: string): void {
+    const entry = this.kept.get(key);
+    if (!entry) return;
+    this.kept.delete(key);
+    this.keptBytes -= entry.bytes;
   }
 
   /** How many workspaces are kept now. */

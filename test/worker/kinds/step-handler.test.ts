@@ -29,6 +29,41 @@ describe('step handler: workspaces, local cache, console, secrets', () => {
     assert.equal(existsSync(h.dirFor('one')), false, 'the cached directory was moved, not copied');
   });
 
+  it('hands an unchanged workspace on without uploading it: the result names the input, and the next step still sees it', async () => {
+    await h.run(shell('made', 'echo made > made.txt'));
+    const uploads = h.api.workspaces.size;
+    const { result, console } = await h.run(shell('reads', 'cat made.txt', { inputs: [{ step: 'made', attempt: 1 }] }));
+    assert.equal(result.outcome, 'success');
+    assert.deepEqual((result.data as { workspace: unknown }).workspace, { step: 'made', attempt: 1 });
+    assert.equal(h.api.workspaces.size, uploads, 'nothing uploaded');
+    assert.match(console, /workspace unchanged: the next steps get 'made' \(attempt 1\)/);
+    const downloads = h.api.getWorkspaceCalls;
+    const here = await h.run(shell('here', 'cat made.txt > copy.txt', { inputs: [{ step: 'made', attempt: 1 }] }));
+    assert.match(here.console, /reused from this worker's cache/, 'the unchanged directory was kept for the next step');
+    assert.equal(h.api.getWorkspaceCalls, downloads);
+    const other = await h.sibling();
+    try {
+      const there = await other.run(shell('there', 'cat made.txt', { inputs: [{ step: 'made', attempt: 1 }] }));
+      assert.equal(there.result.outcome, 'success');
+      assert.match(there.console, /downloaded and extracted/);
+      assert.match(there.console, /\nmade\n/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('uploads a workspace the step changed, even with the same size and the old mtime put back', async () => {
+    await h.run(shell('orig', 'echo aaaa > f.txt'));
+    const script = 'touch -r f.txt ref; echo bbbb > f.txt; touch -r ref f.txt; rm ref';
+    const { result, console } = await h.run(shell('sneaky', script, { inputs: [{ step: 'orig', attempt: 1 }] }));
+    assert.equal(result.outcome, 'success');
+    assert.deepEqual((result.data as { workspace: unknown }).workspace, { step: 'sneaky', attempt: 1 });
+    assert.ok(h.api.workspaces.has(wsKey('app', 1, 'sneaky', 1)));
+    assert.match(console, /workspace uploaded/);
+    const next = await h.run(shell('after-sneaky', 'cat f.txt', { inputs: [{ step: 'sneaky', attempt: 1 }] }));
+    assert.match(next.console, /\nbbbb\n/);
+  });
+
   it('downloads the workspace on another worker (a cache miss) and extracts it', async () => {
     await h.run(shell('base', 'echo from-base > base.txt'));
     const other = await h.sibling();

@@ -1,0 +1,88 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { StepPayload, WorkspaceRef } from '../../core/builds/step-payload.js';
+import { isNotFound, type StepApi } from '../../client/step-api.js';
+import type { TicketContext } from '../runtime.js';
+import type { ConsoleWriter } from './console-writer.js';
+import { StepFailure } from './failure.js';
+import { sameTree, snapshotTree, type TreeSnapshot } from './tree-snapshot.js';
+import type { WorkspaceCache } from './workspace-cache.js';
+import { packWorkspace, unpackWorkspace } from './workspace.js';
+
+type HandoffIo = Pick<StepApi, 'putWorkspace' | 'getWorkspace'>;
+
+/**
+ * Fills `dir` with the step's inputs: a single input this worker kept is taken over by a
+ * rename; otherwise every input is downloaded and extracted, in order, into a fresh dir.
+ */
+export async function prepareWorkspace(payload: StepPayload, dir: string, cache: WorkspaceCache, api: HandoffIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  const [only] = payload.inputs;
+  if (only && payload.inputs.length === 1 && (await cache.takeOver(payload.job, payload.build, only, dir))) {
+    console.line(`[distci] workspace of '${only.step}' (attempt ${only.attempt}) reused from this worker's cache`);
+    return;
+  }
+  await mkdir(dir, { recursive: true });
+  for (const ref of payload.inputs) await downloadInput(payload, ref, dir, api, console, signal);
+}
+
+/**
+ * The workspace as the step found it, when it could be handed on unchanged: that is only
+ * when it is exactly one stored workspace, i.e. the step has a single input. (Several
+ * inputs merge into something no stored archive holds; no input is an empty directory.)
+ */
+export async function snapshotInput(payload: StepPayload, dir: string): Promise<TreeSnapshot | null> {
+  return payload.inputs.length === 1 ? snapshotTree(dir, dirname(dir)) : null;
+}
+
+/**
+ * After a success: when the step left its single input exactly as it found it (see
+ * `tree-snapshot.ts` for what "exactly" means), the next steps get that input's stored
+ * workspace and nothing is uploaded; otherwise the workspace is packed and uploaded as
+ * this attempt's. Returns the stored workspace `dir` is now an exact copy of.
+ */
+export async function handOnWorkspace(
+  payload: StepPayload,
+  dir: string,
+  before: TreeSnapshot | null,
+  tctx: TicketContext,
+  api: HandoffIo,
+  console: ConsoleWriter,
+): Promise<{ workspace: WorkspaceRef; bytes: number }> {
+  const after = await snapshotTree(dir, dirname(dir), before ? { contentFor: before.racy } : {});
+  const [input] = payload.inputs;
+  if (before && input && sameTree(before, after)) {
+    console.line(`[distci] workspace unchanged: the next steps get '${input.step}' (attempt ${input.attempt}) as it is; nothing uploaded`);
+    return { workspace: input, bytes: after.bytes };
+  }
+  return { workspace: await uploadWorkspace(payload, dir, tctx, api, console), bytes: after.bytes };
+}
+
+async function downloadInput(payload: StepPayload, ref: WorkspaceRef, dir: string, api: HandoffIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
+  const started = Date.now();
+  let archive;
+  try {
+    archive = await api.getWorkspace(payload.job, payload.build, ref.step, ref.attempt, { signal });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    if (isNotFound(err)) {
+      throw new StepFailure('workspace_missing', `the workspace of step '${ref.step}' attempt ${ref.attempt} is not in the store; run that step again`, 'error');
+    }
+    throw new StepFailure('workspace_unavailable', `could not download the workspace of step '${ref.step}': ${(err as Error).message}`, 'error');
+  }
+  await unpackWorkspace(archive, dir, signal);
+  console.line(`[distci] workspace of '${ref.step}' (attempt ${ref.attempt}) downloaded and extracted in ${Date.now() - started} ms`);
+}
+
+async function uploadWorkspace(payload: StepPayload, dir: string, tctx: TicketContext, api: HandoffIo, console: ConsoleWriter): Promise<WorkspaceRef> {
+  const started = Date.now();
+  let size: number;
+  try {
+    ({ size } = await api.putWorkspace(tctx.ticket.id, tctx.token, () => packWorkspace(dir), { signal: tctx.signal }));
+  } catch (err) {
+    if (tctx.signal.aborted) throw err;
+    throw new StepFailure('workspace_upload_failed', `could not upload the workspace: ${(err as Error).message}`, 'error');
+  }
+  console.line(`[distci] workspace uploaded: ${size} bytes in ${Date.now() - started} ms`);
+  return { step: payload.step, attempt: tctx.ticket.attempt };
+}
