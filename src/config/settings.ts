@@ -40,6 +40,8 @@ export const SettingsSchema = Type.Object(
     secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
     server: Strings,
+    /** Base URL of the web UI as people reach it; commit statuses link to builds under it. */
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
     token: Type.Optional(Type.String({ minLength: 1 })),
     kinds: Strings,
     labels: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$' })),
@@ -98,6 +100,7 @@ export const ENV: Partial<Record<keyof Settings, string>> = {
   secretsKeyFile: 'DISTCI_SECRETS_KEY_FILE',
   logLevel: 'DISTCI_LOG_LEVEL',
   server: 'DISTCI_SERVER',
+  publicUrl: 'DISTCI_PUBLIC_URL',
   token: 'DISTCI_TOKEN',
   kinds: 'DISTCI_KINDS',
   labels: 'DISTCI_LABELS',

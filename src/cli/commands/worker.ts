@@ -5,17 +5,24 @@ import { StepApi } from '../../client/step-api.js';
 import { TicketsApi } from '../../client/tickets-api.js';
 import { ConfigError, type Settings } from '../../config/settings.js';
 import { createLogger } from '../../log.js';
+import { COMMIT_STATUS_KIND } from '../../core/builds/commit-status.js';
 import { buildControl } from '../../worker/kinds/build-control.js';
+import { commitStatus } from '../../worker/kinds/commit-status/index.js';
 import { builtinKinds, type KindsOptions } from '../../worker/kinds/index.js';
 import { Worker, type TicketHandler } from '../../worker/runtime.js';
 import { probeBwrap, type SandboxConfig } from '../../worker/sandbox/index.js';
 import { addSettingsFlags, settingsFrom } from '../settings-flags.js';
 
-/** Every kind a worker process can serve: the pipeline's build-control and the step kinds. */
-export function allKinds(client: ApiClient, options: Omit<KindsOptions, 'api'>): Record<string, TicketHandler> {
+/** Every kind a worker process can serve: the pipeline's build-control and commit-status, and the step kinds. */
+export function allKinds(client: ApiClient, options: Omit<KindsOptions, 'api'> & { publicUrl?: string }): Record<string, TicketHandler> {
+  const { publicUrl = client.servers[0]!, ...stepOptions } = options;
+  const builds = new BuildsApi(client);
+  const tickets = new TicketsApi(client);
+  const steps = new StepApi(client);
   return {
-    'build-control': buildControl({ builds: new BuildsApi(client), tickets: new TicketsApi(client) }),
-    ...builtinKinds({ ...options, api: new StepApi(client) }),
+    'build-control': buildControl({ builds, tickets }),
+    [COMMIT_STATUS_KIND]: commitStatus({ builds, tickets, secrets: steps, publicUrl }),
+    ...builtinKinds({ ...stepOptions, api: steps }),
   };
 }
 
@@ -54,7 +61,12 @@ export async function checkSandbox(settings: Settings): Promise<void> {
 export function startWorker(settings: Settings): { worker: Worker; client: ApiClient } {
   const log = createLogger(settings.logLevel, { component: 'worker', workerId: settings.workerId });
   const client = new ApiClient({ servers: settings.server, ...(settings.token ? { token: settings.token } : {}) });
-  const kindsOptions = { log, sandbox: sandboxConfig(settings), maxStepOutputBytes: settings.maxStepOutputBytes };
+  const kindsOptions = {
+    log,
+    sandbox: sandboxConfig(settings),
+    maxStepOutputBytes: settings.maxStepOutputBytes,
+    ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
+  };
   const handlers = selectHandlers(settings.kinds, allKinds(client, kindsOptions));
   const worker = new Worker({
     api: new TicketsApi(client),
@@ -72,7 +84,7 @@ export function startWorker(settings: Settings): { worker: Worker; client: ApiCl
 
 export function workerCommand(program: Command): void {
   const cmd = program.command('worker').description('pull tickets from the frontends and work on them');
-  const flags: (keyof Settings)[] = ['server', 'kinds', 'labels', 'concurrency', 'workerId', 'claimWaitMs', 'graceMs', 'logLevel'];
+  const flags: (keyof Settings)[] = ['server', 'kinds', 'labels', 'concurrency', 'workerId', 'claimWaitMs', 'graceMs', 'logLevel', 'publicUrl'];
   const limits: (keyof Settings)[] = ['sandbox', 'sandboxNetwork', 'sandboxUid', 'sandboxMemoryMb', 'sandboxProcesses', 'maxStepOutputBytes'];
   addSettingsFlags(cmd, [...flags, ...limits]).action(
     async (opts: Record<string, string>) => {

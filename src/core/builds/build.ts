@@ -9,7 +9,7 @@
  */
 import type { Outcome } from '../ticket.js';
 import type { PlannedStep } from '../jobs/matrix.js';
-import type { DownstreamTrigger } from '../jobs/types.js';
+import type { CommitStatusConfig, DownstreamTrigger } from '../jobs/types.js';
 import type { WorkspaceRef } from './step-payload.js';
 
 export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'cancelled';
@@ -89,6 +89,10 @@ export interface BuildRecord {
   downstreamJobs: DownstreamTrigger[];
   /** Downstream builds this build triggered, `job#number`. */
   downstream: string[];
+  /** The config's `status` section, snapshotted: report on the revision's commit. */
+  commitStatus?: CommitStatusConfig;
+  /** The commit-status ticket reporting the start, once posted (the final report waits for it). */
+  statusTickets?: { start?: string };
   message?: string;
 }
 

@@ -18,6 +18,7 @@ import {
   type RawStep,
 } from './schema.js';
 import { normalizeParams, withParams } from './step-params.js';
+import { normalizeStatus } from './status-config.js';
 import {
   DEFAULT_JOB_TIMEOUT_SECONDS,
   DEFAULT_RETRIES,
@@ -55,6 +56,7 @@ export function normalizeJob(raw: RawJob, nameFromUrl: string | undefined, probl
     steps: steps(raw.steps, defaults, problems),
     downstream: downstream(raw.downstream ?? [], id, problems),
     triggers: triggers(raw.triggers ?? {}, problems),
+    ...(raw.status === undefined ? {} : { status: normalizeStatus(raw.status, id, problems) }),
   };
 }
 

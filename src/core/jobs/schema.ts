@@ -4,7 +4,7 @@
  * `errorMessage` is ours: `problems.ts` prefers it to TypeBox's generic wording.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { MAX_RETRIES, MAX_TIMEOUT_SECONDS, STEP_TYPES, type StepType } from './types.js';
+import { MAX_RETRIES, MAX_TIMEOUT_SECONDS, STATUS_PROVIDERS, STEP_TYPES, type StepType } from './types.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export const NAME_RULE = '1-100 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit';
@@ -131,6 +131,22 @@ export const StepShape = Type.Object(
 
 export const DownstreamShape = Type.Object({ job: Name(), parameters: Type.Optional(ScalarMap()) }, strict);
 
+export const StatusShape = Type.Object(
+  {
+    provider: Type.Union(
+      STATUS_PROVIDERS.map((p) => Type.Literal(p)),
+      { errorMessage: `must be one of ${STATUS_PROVIDERS.join(', ')}` },
+    ),
+    apiUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, errorMessage: 'must be the http(s) URL of the API' })),
+    repository: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, errorMessage: 'must be owner/name (GitHub) or a project path or id (GitLab)' }),
+    ),
+    tokenSecret: Variable(),
+    context: Type.Optional(Type.String({ pattern: '^\\S.{0,99}$', errorMessage: 'must be a name of 1-100 characters, not starting with a space' })),
+  },
+  strict,
+);
+
 export const JobShape = Type.Object(
   {
     id: Type.Optional(Name()),
@@ -174,6 +190,7 @@ export const JobShape = Type.Object(
         strict,
       ),
     ),
+    status: Type.Optional(StatusShape),
   },
   strict,
 );

@@ -114,6 +114,22 @@ export interface JobTriggers {
   webhook?: WebhookTrigger;
 }
 
+export const STATUS_PROVIDERS = ['github', 'gitlab'] as const;
+export type StatusProvider = (typeof STATUS_PROVIDERS)[number];
+
+/** Where and how a build reports its start and result on the commit it built (see `commit-status.ts`). */
+export interface CommitStatusConfig {
+  provider: StatusProvider;
+  /** The forge's API root, e.g. `https://api.github.com` or `https://gitlab.example.org/api/v4`. */
+  apiUrl: string;
+  /** GitHub `owner/name`, GitLab project path or numeric id; absent: read from the webhook event's repository URL. */
+  repository?: string;
+  /** Secret holding the API token. Given to the commit-status worker only, never to steps. */
+  tokenSecret: string;
+  /** The status's name on the commit (GitHub `context`, GitLab `name`). */
+  context: string;
+}
+
 export interface JobConfig {
   id: string;
   description: string;
@@ -132,6 +148,8 @@ export interface JobConfig {
   /** Jobs triggered after a successful build. */
   downstream: DownstreamTrigger[];
   triggers: JobTriggers;
+  /** Report build start and result on the built commit (webhook builds only). */
+  status?: CommitStatusConfig;
 }
 
 /** A problem with a job config: `path` points at the field (`steps[2].params.script`). */

@@ -4,7 +4,9 @@ import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { Coordinator } from '../../coordination/contract.js';
 import { artifactKey, buildKey, consoleChunkKey, workspaceKey, type BuildRecord } from '../../core/builds/build.js';
+import { COMMIT_STATUS_KIND, statusTokenSecret } from '../../core/builds/commit-status.js';
 import type { StepPayload } from '../../core/builds/step-payload.js';
+import type { Ticket } from '../../core/ticket.js';
 import { ConflictError, DistciError } from '../../core/errors.js';
 import type { Store } from '../../storage/contract.js';
 import { ErrorSchema, IdParams } from '../schemas.js';
@@ -76,10 +78,10 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
     async (request, reply) => {
       const { ticket, payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
       // The ticket's payload is the poster's word; the build's plan (from the job config) is ours.
-      const allowed = await plannedSecrets(coordinator, payload);
+      const allowed = await allowedSecrets(coordinator, ticket, payload);
       const asked = payload.secrets ?? [];
-      const extra = asked.filter((name) => !allowed.has(name));
-      if (ticket.idempotencyKey !== `step/${payload.job}/${payload.build}/${payload.step}` || extra.length > 0) {
+      const extra = asked.filter((name) => !allowed?.has(name));
+      if (!allowed || extra.length > 0) {
         throw new DistciError('forbidden', `ticket ${ticket.id} is not a step of ${payload.job}#${payload.build} that may read ${extra.join(', ') || 'these secrets'}`);
       }
       void reply.header('cache-control', 'no-store');
@@ -129,11 +131,18 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
   );
 };
 
-/** The secrets the build's own plan gives this step: what a step ticket may ask for. */
-async function plannedSecrets(coordinator: Coordinator, payload: StepPayload): Promise<Set<string>> {
+/**
+ * What a ticket may ask for: a step ticket, the secrets the build's own plan gives the step;
+ * the build's commit-status ticket, the token of its status config; any other ticket, none (null).
+ */
+async function allowedSecrets(coordinator: Coordinator, ticket: Ticket, payload: StepPayload): Promise<Set<string> | null> {
   const record = await coordinator.getRecord<BuildRecord>(buildKey(payload.job, payload.build));
-  const step = record?.value.plan.find((p) => p.name === payload.step);
-  return new Set(step?.secrets ?? []);
+  if (ticket.idempotencyKey === `step/${payload.job}/${payload.build}/${payload.step}`) {
+    const step = record?.value.plan.find((p) => p.name === payload.step);
+    return new Set(step?.secrets ?? []);
+  }
+  const token = ticket.kind === COMMIT_STATUS_KIND && record ? statusTokenSecret(record.value, ticket.idempotencyKey, (payload as { phase?: unknown }).phase) : null;
+  return token ? new Set([token]) : null;
 }
 
 /**

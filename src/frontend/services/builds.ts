@@ -61,6 +61,7 @@ export class BuildService {
           concurrency: record.config.concurrency ?? null,
           downstreamJobs: record.config.downstream,
           downstream: [],
+          ...(record.config.status && request.revision ? { commitStatus: record.config.status } : {}),
         }),
         {
           ticket: (number) => buildControlTicket(job, number, 'start'),

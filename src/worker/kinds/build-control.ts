@@ -4,6 +4,7 @@ import type { BuildsApi } from '../../client/builds-api.js';
 import type { TicketsApi } from '../../client/tickets-api.js';
 import { advance } from '../../core/builds/advance.js';
 import { FINAL_STEP_STATUSES, isFinal, type BuildRecord } from '../../core/builds/build.js';
+import { commitStatusTicket, type StatusPhase } from '../../core/builds/commit-status.js';
 import { buildControlTicket, downstreamKey, stepTicket } from '../../core/builds/tickets.js';
 import type { Ticket, TicketResult } from '../../core/ticket.js';
 import type { TicketContext, TicketHandler } from '../runtime.js';
@@ -18,6 +19,8 @@ const MAX_ROUNDS = 50;
  * conflict means another build-control worker moved the build meanwhile: read and retry.
  * Any step of this can be repeated by a worker that takes over the ticket, because every
  * post and trigger carries an idempotency key and the state machine is deterministic.
+ * When the job reports commit statuses, it also posts the start report when the build
+ * starts running and the final report once the final state is written.
  */
 export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): TicketHandler {
   return async (ctx: TicketContext): Promise<TicketResult> => {
@@ -25,12 +28,17 @@ export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): 
     for (let round = 0; round < MAX_ROUNDS; round++) {
       ctx.signal.throwIfAborted();
       const { version, ...build } = await deps.builds.getBuild(job, number, { signal: ctx.signal });
-      if (isFinal(build.status)) return { outcome: 'success', data: { status: build.status } };
+      if (isFinal(build.status)) {
+        // Also when this ticket's previous holder wrote the final state and died before posting.
+        await postStatusTicket(deps, build, 'final', ctx.signal);
+        return { outcome: 'success', data: { status: build.status } };
+      }
       const next = await step(deps, ctx, build);
       if (isDeepStrictEqual(next, build)) return { outcome: 'success', data: { status: build.status, changed: false } };
       try {
         await deps.builds.writeState(next, version, { ticketId: ctx.ticket.id, token: ctx.token }, { signal: ctx.signal });
         ctx.log.info({ job, number, status: next.status }, 'build advanced');
+        if (isFinal(next.status)) await postStatusTicket(deps, next, 'final', ctx.signal);
         return { outcome: 'success', data: { status: next.status } };
       } catch (err) {
         if (err instanceof ApiError && err.code === 'conflict') continue;
@@ -69,6 +77,12 @@ async function wakeNextQueued(deps: Deps, build: BuildRecord, opts: { signal: Ab
 
 type Deps = { builds: BuildsApi; tickets: TicketsApi };
 
+/** Posts a commit-status report (idempotent by its key); null when the build reports nothing. */
+async function postStatusTicket(deps: Deps, build: BuildRecord, phase: StatusPhase, signal: AbortSignal): Promise<Ticket | null> {
+  const ticket = commitStatusTicket(build, phase);
+  return ticket ? (await deps.tickets.post(ticket, { signal })).ticket : null;
+}
+
 /** One advance with its I/O: read step tickets, post ready ones, cancel, trigger downstream. */
 async function step(deps: Deps, ctx: TicketContext, build: BuildRecord): Promise<BuildRecord> {
   const opts = { signal: ctx.signal };
@@ -85,6 +99,11 @@ async function step(deps: Deps, ctx: TicketContext, build: BuildRecord): Promise
     out.build.steps.find((s) => s.name === name)!.ticketId = ticket.id;
   }
   for (const id of out.cancel) await deps.tickets.cancel(id, opts);
+  if (out.build.startedAt !== null && !out.build.statusTickets?.start) {
+    // Recorded with the state, so the final report can wait for it; a repeat gets the same ticket.
+    const ticket = await postStatusTicket(deps, out.build, 'start', ctx.signal);
+    if (ticket) out.build.statusTickets = { ...out.build.statusTickets, start: ticket.id };
+  }
   if (out.finished) await wakeNextQueued(deps, out.build, opts);
   if (out.finished && out.build.status === 'success') {
     for (const trigger of out.build.downstreamJobs) {
