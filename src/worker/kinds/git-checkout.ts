@@ -7,8 +7,8 @@ import { StepFailure } from '../step/failure.js';
 import { ParamReader } from '../step/params.js';
 import { resolveInside, safeRelative } from '../step/paths.js';
 import { runProcess } from '../step/process.js';
+import { readHead } from './git-head.js';
 import type { StepContext, StepKind, StepOutcome } from '../step/step-context.js';
-
 
 const SHA = /^[0-9a-f]{7,40}$/i;
 const STDERR_TAIL = 4096;
@@ -69,7 +69,7 @@ export const gitCheckout: StepKind<GitCheckoutParams> = {
     } else {
       await git.run(target, ['clone', '-q', ...depthArgs, ...(ref ? ['--branch', ref] : []), '--', url, '.']);
     }
-    const commit = (await git.output(target, ['rev-parse', 'HEAD'])).trim();
+    const commit = (await readHead(target)) ?? (await git.output(target, ['rev-parse', 'HEAD'])).trim();
     if (ref !== undefined && SHA.test(ref) && !commit.toLowerCase().startsWith(ref.toLowerCase())) {
       throw new StepFailure('ref_mismatch', `checked out ${commit}, which is not the requested commit ${ref}`);
     }
