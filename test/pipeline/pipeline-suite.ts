@@ -123,7 +123,7 @@ steps:
       );
       const { build } = await api.trigger('dag');
       const done = await finished('dag', build.number);
-      assert.equal(done.status, 'success');
+      assert.equal(done.status, 'success', JSON.stringify(done.steps.map((s) => [s.name, s.status, s.code, s.message])));
       assert.deepEqual(done.steps.map((s) => s.name), ['first', 'fan[n=1]', 'fan[n=2]', 'fan[n=3]', 'last']);
       const events = lines(marks).map((l) => l.split(' ')[0]!);
       assert.equal(events[0], 'first');

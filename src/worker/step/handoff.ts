@@ -1,10 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { StepPayload, WorkspaceRef } from '../../core/builds/step-payload.js';
 import { isNotFound, type StepApi } from '../../client/step-api.js';
 import type { TicketContext } from '../runtime.js';
 import type { ConsoleWriter } from './console-writer.js';
 import { StepFailure } from './failure.js';
+import { gnuTarPack, hasGnuTar } from './gnu-tar.js';
 import { sameTree, snapshotTree, type TreeSnapshot } from './tree-snapshot.js';
 import type { WorkspaceCache } from './workspace-cache.js';
 import { packWorkspace, unpackWorkspace } from './workspace.js';
@@ -38,8 +40,8 @@ export async function snapshotInput(payload: StepPayload, dir: string): Promise<
 /**
  * After a success: when the step left its single input exactly as it found it (see
  * `tree-snapshot.ts` for what "exactly" means), the next steps get that input's stored
- * workspace and nothing is uploaded; otherwise the workspace is packed and uploaded as
- * this attempt's. Returns the stored workspace `dir` is now an exact copy of.
+ * workspace and nothing is uploaded; otherwise the workspace is packed (by GNU tar from the
+ * snapshot's list when the worker has it, else node-tar) and uploaded as this attempt's. Returns the stored workspace `dir` is now an exact copy of.
  */
 export async function handOnWorkspace(
   payload: StepPayload,
@@ -55,7 +57,10 @@ export async function handOnWorkspace(
     console.line(`[distci] workspace unchanged: the next steps get '${input.step}' (attempt ${input.attempt}) as it is; nothing uploaded`);
     return { workspace: input, bytes: after.bytes };
   }
-  return { workspace: await uploadWorkspace(payload, dir, tctx, api, console), bytes: after.bytes };
+  const paths = [...after.entries.keys()];
+  const gnu = await hasGnuTar();
+  const pack = (): Readable => (gnu ? gnuTarPack(dir, paths) : packWorkspace(dir));
+  return { workspace: await uploadWorkspace(payload, pack, tctx, api, console), bytes: after.bytes };
 }
 
 async function downloadInput(payload: StepPayload, ref: WorkspaceRef, dir: string, api: HandoffIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
@@ -74,11 +79,11 @@ async function downloadInput(payload: StepPayload, ref: WorkspaceRef, dir: strin
   console.line(`[distci] workspace of '${ref.step}' (attempt ${ref.attempt}) downloaded and extracted in ${Date.now() - started} ms`);
 }
 
-async function uploadWorkspace(payload: StepPayload, dir: string, tctx: TicketContext, api: HandoffIo, console: ConsoleWriter): Promise<WorkspaceRef> {
+async function uploadWorkspace(payload: StepPayload, pack: () => Readable, tctx: TicketContext, api: HandoffIo, console: ConsoleWriter): Promise<WorkspaceRef> {
   const started = Date.now();
   let size: number;
   try {
-    ({ size } = await api.putWorkspace(tctx.ticket.id, tctx.token, () => packWorkspace(dir), { signal: tctx.signal }));
+    ({ size } = await api.putWorkspace(tctx.ticket.id, tctx.token, pack, { signal: tctx.signal }));
   } catch (err) {
     if (tctx.signal.aborted) throw err;
     throw new StepFailure('workspace_upload_failed', `could not upload the workspace: ${(err as Error).message}`, 'error');
