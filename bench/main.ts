@@ -10,10 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Cleanup, formatMarkdown, formatTable, machineInfo, UsageError, type BenchModule, type OptionSpec } from './common.js';
 
-/** name → loader. Add `scale` here when it is written. */
+/** name → loader. */
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   dispatch: async () => (await import('./dispatch/index.js')).dispatch,
   e2e: async () => (await import('./e2e.js')).e2e,
+  scale: async () => (await import('./scale/index.js')).scale,
   store: async () => (await import('./store.js')).store,
 };
 
