@@ -27,6 +27,7 @@ export interface FlatRun {
   seconds: number;
   succeeded: number;
   procs: Record<string, ProcWindow>;
+  otherCpuPct: number;
   frontendCpuMsPerBuild: number;
   zookeeperCpuMsPerBuild: number;
   workerCpuMsPerBuild: number;
@@ -103,7 +104,7 @@ async function oneRun(d: Deployment, s: FlatSettings, r: number): Promise<FlatRu
     await sleep(250);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const procs = meter.stop();
+  const { procs, otherCpuPct } = meter.stop();
   const w = delta(await d.scrape(), before);
   const records = await Promise.all(
     numbers.map(async (n, i) => (await requestJson(d.pools[0]!, 'GET', `/api/v1/jobs/${jobName(i)}/builds/${n}`)).body as { status: string; createdAt: number; finishedAt: number }),
@@ -122,6 +123,7 @@ async function oneRun(d: Deployment, s: FlatSettings, r: number): Promise<FlatRu
     seconds,
     succeeded: records.filter((b) => b.status === 'success').length,
     procs,
+    otherCpuPct,
     frontendCpuMsPerBuild: sum('frontend', false) / s.builds,
     zookeeperCpuMsPerBuild: sum('zookeeper', false) / s.builds,
     workerCpuMsPerBuild: sum('worker', true) / s.builds,

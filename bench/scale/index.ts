@@ -49,6 +49,7 @@ interface Settings {
   flatJobs: number;
   finishedBuilds: number;
   flatRuns: number;
+  flatBackends: Backend[];
   floodBuilds: number;
   floodSlots: number;
   floodSleep: number;
@@ -97,6 +98,7 @@ function settings(o: BenchArgs['options'], coordinator: string | undefined): Set
     flatJobs: intOption(o['flat-jobs'], quick ? 1000 : 10_000, 'flat-jobs', 1),
     finishedBuilds: intOption(o['finished-builds'], quick ? 2000 : 50_000, 'finished-builds', 0),
     flatRuns: intOption(o['flat-runs'], 2, 'flat-runs', 1),
+    flatBackends: list<Backend>(o['flat-backend'], backends.includes('sqlite') ? ['sqlite'] : backends, ['sqlite', 'zookeeper'], 'flat-backend').filter((b) => backends.includes(b)),
     floodBuilds: intOption(o['flood-builds'], quick ? 300 : 1000, 'flood-builds', 1),
     floodSlots: intOption(o['flood-slots'], 16, 'flood-slots', 1),
     floodSleep: intOption(o['flood-sleep'], 2, 'flood-sleep', 0),
@@ -126,7 +128,7 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
     const zk = procSum(st, 'zookeeper');
     const apiDetail = (k: keyof RampStage['api']): string => `n=${st.api[k].n}, p50 ${st.api[k].p50.toFixed(1)} ms, max ${st.api[k].max.toFixed(1)} ms`;
     rows.push(
-      { group: g, metric: 'builds started/s', value: st.triggeredPerSec, unit: '/s', detail: `finished ${st.finishedPerSec.toFixed(2)}/s; in flight at end ${st.inFlightAtEnd}; reached N after ${st.fillSeconds.toFixed(0)} s` },
+      { group: g, metric: 'builds started/s', value: st.triggeredPerSec, unit: '/s', detail: `finished ${st.finishedPerSec.toFixed(2)}/s; in flight at end ${st.inFlightAtEnd}; reached N after ${st.fillSeconds.toFixed(0)} s; other processes ${st.otherCpuPct.toFixed(0)}% of a CPU` },
       { group: g, metric: 'dispatch latency p50', value: st.dispatch.p50Ms, unit: 'ms', detail: `n=${st.dispatch.n} tickets (all kinds), from the frontends' histogram` },
       {
         group: g,
@@ -189,6 +191,7 @@ function flatRows(backend: Backend, variants: FlatVariant[], s: Settings): Resul
   line('dispatch latency p50', 'ms', (r) => r.dispatch.p50Ms, false);
   line('dispatch latency p99', 'ms', (r) => r.dispatch.p99Ms, false);
   line('wall time of the run', 's', (r) => r.seconds, false);
+  line('other processes (noise)', '% of a CPU', (r) => r.otherCpuPct, false);
   if (big.seed) rows.push({ group: g, metric: 'seeding the finished builds (BuildService, see notes)', value: big.seed.seconds, unit: 's', detail: `${big.seed.builds} builds, ${big.seed.perSec.toFixed(0)}/s; registering ${big.jobs} jobs took ${big.registerSeconds.toFixed(1)} s` });
   return rows;
 }
@@ -203,15 +206,15 @@ function floodRows(backend: Backend, f: FloodResult, s: Settings): ResultRow[] {
   return [
     { group: g, metric: "other's build: created → first step started", value: f.otherStartMs ?? Number.NaN, unit: 'ms', target: `≤ ${TARGET.floodStartMs} ms`, met: f.otherStartMs !== null && f.otherStartMs <= TARGET.floodStartMs, detail: `created → finished ${f.otherFinishMs ?? 'never'} ms, ${f.otherStatus}` },
     { group: g, metric: 'oldest pending ticket of flood, largest', value: maxAge('flood'), unit: 's', detail: `sampled every second; ${at(f.otherTriggeredAt + 2)}` },
-    { group: g, metric: 'oldest pending ticket of other, largest', value: maxAge('other'), unit: 's', detail: `flood builds finished meanwhile ${f.floodFinishedMeanwhile}; 1,000 triggers took ${f.triggerSeconds.toFixed(1)} s` },
+    { group: g, metric: 'oldest pending ticket of other, largest', value: maxAge('other'), unit: 's', detail: `flood builds finished meanwhile ${f.floodFinishedMeanwhile}; the ${s.floodBuilds} triggers took ${f.triggerSeconds.toFixed(1)} s` },
   ];
 }
 
 /** One compact table per backend for BENCHMARKS.md (and the chart's points). */
 function compactTable(ramps: RampResult[]): string {
   const out = [
-    '| backend | N | started/s | dispatch p50 / p99 | list p99 | show p99 | console p99 | frontend RSS max | frontend CPU | worker CPU | ZooKeeper CPU | coord. ops/s | failed |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| backend | N | started/s | dispatch p50 / p99 | list p99 | show p99 | console p99 | frontend RSS max | frontend CPU | worker CPU | ZooKeeper CPU | coord. ops/s | failed | other processes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of ramps)
     for (const st of r.stages) {
@@ -219,7 +222,7 @@ function compactTable(ramps: RampResult[]): string {
       out.push(
         `| ${r.backend} | ${st.n} | ${st.triggeredPerSec.toFixed(2)} | ${st.dispatch.p50Ms.toFixed(1)} / ${st.dispatch.p99Ms.toFixed(1)} ms | ${st.api['jobs list'].p99.toFixed(1)} ms | ${st.api['build show'].p99.toFixed(1)} ms | ` +
           `${st.api.console.p99.toFixed(1)} ms | ${fe.rssMaxMiB.toFixed(0)} MiB | ${fe.cpuPct.toFixed(0)}% | ${procSum(st, 'worker', true).cpuPct.toFixed(0)}% | ` +
-          `${r.backend === 'zookeeper' ? `${procSum(st, 'zookeeper').cpuPct.toFixed(0)}%` : '–'} | ${st.coordinatorOpsPerSec.toFixed(0)} | ${st.failed} |`,
+          `${r.backend === 'zookeeper' ? `${procSum(st, 'zookeeper').cpuPct.toFixed(0)}%` : '–'} | ${st.coordinatorOpsPerSec.toFixed(0)} | ${st.failed} | ${st.otherCpuPct.toFixed(0)}% |`,
       );
     }
   return out.join('\n');
@@ -238,20 +241,20 @@ async function run(args: BenchArgs): Promise<BenchResult> {
   const rows: ResultRow[] = [];
   for (const backend of s.backends) {
     if (s.modes.includes('ramp')) {
-      const r = await runRamp(args, backend, { ...s, thinkMs: 20, frontendEnv });
+      const r = await runRamp(args, backend, { ...s, thinkMs: 100, frontendEnv });
       ramps.push(r);
       rows.push(...rampRows(r, s));
     }
   }
   for (const backend of s.backends) {
-    if (s.modes.includes('flat')) {
+    if (s.modes.includes('flat') && s.flatBackends.includes(backend)) {
       const flatBackend = backend;
       const v = await runFlat(args, flatBackend, { builds: s.flatBuilds, bigJobs: s.flatJobs, finishedBuilds: s.finishedBuilds, sleepSeconds: 1, runs: s.flatRuns, frontends: s.frontends, workers: s.workers, slots: Math.ceil((s.flatBuilds * 1.2) / s.workers) });
       flats[backend] = v;
       rows.push(...flatRows(backend, v, s));
     }
     if (s.modes.includes('flood')) {
-      const f = await runFlood(args, backend, { floodBuilds: s.floodBuilds, slots: s.floodSlots, sleepSeconds: s.floodSleep, otherAfterSeconds: 10, limitSeconds: 120 });
+      const f = await runFlood(args, backend, { floodBuilds: s.floodBuilds, slots: s.floodSlots, sleepSeconds: s.floodSleep, otherAfterSeconds: 10, limitSeconds: s.quick ? 60 : 120 });
       floods[backend] = f;
       rows.push(...floodRows(backend, f, s));
     }
@@ -270,7 +273,7 @@ async function run(args: BenchArgs): Promise<BenchResult> {
     rows,
     notes: [
       `dispatch latency: the frontends' distci_dispatch_latency_seconds histogram (ticket createdAt → first claim, every kind), summed over frontends, p50/p99 interpolated inside its buckets (0.5 ms … 5 s)`,
-      `API latency: one closed loop in its own process (20 ms think time): GET /jobs?limit=50, GET /jobs/J/builds?limit=10, GET /jobs/J/builds/N, GET …/console`,
+      `API latency: one closed loop in its own process (100 ms think time; each jobs list page costs the frontend 51 coordinator calls: the page, then the last build of each of its 50 jobs): GET /jobs?limit=50, GET /jobs/J/builds?limit=10, GET /jobs/J/builds/N, GET …/console`,
       `CPU and RSS from /proc/PID/stat and /status of each process, over the window; worker CPU includes the git/bash/sleep children it reaped`,
       `coordinator operations: the frontends' distci_backend_call_seconds_count{backend="coordinator"} over the window`,
       `finished builds of the flat mode are seeded by the BuildService itself in the bench process (trigger, one build-control lease, writeState of the final record, complete; no step tickets), before the workers start (seed.ts)`,
@@ -306,6 +309,7 @@ export const scale: BenchModule = {
     'flat-jobs': { type: 'string', arg: 'n', help: 'jobs of the big flat variant (default 10000)' },
     'finished-builds': { type: 'string', arg: 'n', help: 'finished builds seeded in the big flat variant (default 50000)' },
     'flat-runs': { type: 'string', arg: 'n', help: 'repetitions of the flat run per variant (default 2)' },
+    'flat-backend': { type: 'string', arg: 'b,b', help: 'backends the flat mode runs on (default sqlite: seeding 50,000 builds on ZooKeeper takes minutes)' },
     'flood-builds': { type: 'string', arg: 'n', help: 'builds of the flooding job (default 1000)' },
     'flood-slots': { type: 'string', arg: 'n', help: 'worker slots during the flood (default 16)' },
     'flood-sleep': { type: 'string', arg: 's', help: 'seconds the flood builds sleep (default 2)' },

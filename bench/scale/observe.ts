@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'undici';
-import { childrenCpuMs, processCpuMs } from '../common.js';
+import { childrenCpuMs, machineBusyMs, processCpuMs } from '../common.js';
 
 // --- Prometheus text ---------------------------------------------------------------------
 
@@ -117,6 +117,8 @@ export class ProcMeter {
   private readonly cpu0 = new Map<string, { self: number; children: number }>();
   private readonly rssMax = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private readonly busy0 = machineBusyMs();
+  private readonly t0 = performance.now();
 
   constructor(private readonly pids: Record<string, number>) {
     for (const [name, pid] of Object.entries(pids)) {
@@ -134,9 +136,20 @@ export class ProcMeter {
     }
   }
 
-  stop(): Record<string, ProcWindow> {
+  /**
+   * CPU per process over the window, and `otherCpuPct`: what every other process of the
+   * machine used meanwhile, in % of one CPU (noise from other engineers' work).
+   */
+  stop(): { procs: Record<string, ProcWindow>; otherCpuPct: number } {
     clearInterval(this.timer);
     this.sample();
+    const procs = this.measure();
+    const ours = Object.values(procs).reduce((a, p) => a + p.cpuMs + p.childrenCpuMs, 0);
+    const seconds = (performance.now() - this.t0) / 1000;
+    return { procs, otherCpuPct: Math.max(0, (100 * (machineBusyMs() - this.busy0 - ours)) / (seconds * 1000)) };
+  }
+
+  private measure(): Record<string, ProcWindow> {
     return Object.fromEntries(
       Object.entries(this.pids).map(([name, pid]) => {
         const before = this.cpu0.get(name)!;

@@ -44,6 +44,8 @@ export interface RampStage {
   api: Record<ProbeKind, Summary>;
   apiErrors: number;
   procs: Record<string, ProcWindow>;
+  /** CPU the rest of the machine used in the window (% of one CPU): noise. */
+  otherCpuPct: number;
   coordinatorOpsPerSec: number;
   coordinatorOpsByOperation: Record<string, number>;
   storeOpsPerSec: number;
@@ -104,7 +106,7 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
       const lw = await loadgen.next('window');
       prober.send({ type: 'window' });
       const pw = await prober.next('window');
-      const procs = meter.stop();
+      const { procs, otherCpuPct } = meter.stop();
       const after = await d.scrape();
       const seconds = (performance.now() - t0) / 1000;
       const w = delta(after, before);
@@ -129,6 +131,7 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
         api: Object.fromEntries(PROBE_KINDS.map((k) => [k, summarize(pw.samples[k])])) as Record<ProbeKind, Summary>,
         apiErrors: pw.errors,
         procs,
+        otherCpuPct,
         coordinatorOpsPerSec: sumOf(w, 'distci_backend_call_seconds_count', { backend: 'coordinator' }) / seconds,
         coordinatorOpsByOperation: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / seconds])),
         storeOpsPerSec: sumOf(w, 'distci_backend_call_seconds_count', { backend: 'store' }) / seconds,
