@@ -5,6 +5,8 @@ import type { Settings } from './settings.js';
 export interface LoopResult {
   /** Operations in the measured window. */
   ops: number;
+  /** What the operations moved in the measured window (tickets of a multi-ticket claim); = ops otherwise. */
+  units: number;
   /** Operations in the whole line, warm-up and stragglers included. */
   total: number;
   seconds: number;
@@ -29,19 +31,20 @@ export const us = (v: number): string => `${Math.round(v)} µs`;
 /**
  * `concurrency` loops call `op` back to back. Ops completing in [warm-up end, duration
  * end or the first empty answer] are counted; CPU of the given PIDs is metered over the
- * same window. `op` returns false when the queue is empty, null when it did nothing this
- * time (not counted).
+ * same window. `op` returns false (or 0) when the queue is empty, null when it did nothing
+ * this time (not counted), or how many units (tickets) the operation moved.
  */
 export async function closedLoop(
   concurrency: number,
   s: Settings,
   pids: Record<string, number>,
-  op: () => Promise<boolean | null>,
+  op: () => Promise<boolean | number | null>,
 ): Promise<LoopResult> {
   let phase: 'warmup' | 'measure' | 'done' = 'warmup';
   let count = 0;
-  let start = { t: 0, count: 0 };
-  let end = { t: 0, count: 0 };
+  let units = 0;
+  let start = { t: 0, count: 0, units: 0 };
+  let end = { t: 0, count: 0, units: 0 };
   let meter: (() => Record<string, number>) | null = null;
   let cpuMs: Record<string, number> = {};
   let drained = false;
@@ -54,14 +57,14 @@ export async function closedLoop(
       phase = 'done';
       return;
     }
-    end = { t: performance.now(), count };
+    end = { t: performance.now(), count, units };
     cpuMs = meter!();
     phase = 'done';
   };
   const begin = (): void => {
     if (phase !== 'warmup') return;
     meter = cpuMeter(pids);
-    start = { t: performance.now(), count };
+    start = { t: performance.now(), count, units };
     phase = 'measure';
   };
   if (s.warmupMs === 0) begin();
@@ -82,9 +85,11 @@ export async function closedLoop(
       total++;
       if (phase === 'measure') {
         count++;
+        units += more === true ? 1 : more;
         if (t0 >= start.t) latencies.push(performance.now() - t0);
       } else if (phase === 'warmup') {
         count++;
+        units += more === true ? 1 : more;
       }
     }
   };
@@ -97,5 +102,5 @@ export async function closedLoop(
   if (drainedEarly) throw new Error('the queue ran empty during the warm-up; raise --tickets or lower --warmup-ms');
   const ops = end.count - start.count;
   const seconds = (end.t - start.t) / 1000;
-  return { ops, total, seconds, rate: ops / seconds, latencyMs: summarize(latencies), cpuMs, drained };
+  return { ops, units: end.units - start.units, total, seconds, rate: ops / seconds, latencyMs: summarize(latencies), cpuMs, drained };
 }

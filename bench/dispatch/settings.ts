@@ -17,6 +17,8 @@ export interface Settings {
   durationMs: number;
   warmupMs: number;
   apiClient: boolean;
+  /** `max` of the multi-ticket claim line: the free slots of each simulated worker. */
+  claimMax: number;
   profileDir: string | undefined;
   /** ZooKeeper only: the frontends' lease sweep interval (each sweep reads every lease). */
   sweepMs: number;
@@ -36,6 +38,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   concurrency: { type: 'string', arg: 'n', help: 'concurrent client loops (default 16)' },
   'duration-ms': { type: 'string', arg: 'ms', help: 'measured time of each throughput line (default 4000)' },
   'warmup-ms': { type: 'string', arg: 'ms', help: 'unmeasured start of each throughput line (default 500)' },
+  'claim-max': { type: 'string', arg: 'n', help: 'SQLite: tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
   'no-api-client': { type: 'boolean', help: 'skip the ApiClient/TicketsApi claim+complete line' },
   profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile (see profile-summary.js)' },
 };
@@ -50,6 +53,7 @@ export function settingsFrom(o: BenchArgs['options']): Settings {
     durationMs: int(o['duration-ms'], 4_000, 'duration-ms', 100),
     warmupMs: int(o['warmup-ms'], 500, 'warmup-ms', 0),
     apiClient: o['no-api-client'] !== true,
+    claimMax: int(o['claim-max'], 8, 'claim-max', 2),
     profileDir: typeof o.profile === 'string' ? resolve(o.profile) : undefined,
     sweepMs: int(o['sweep-ms'], 1_000, 'sweep-ms', 10),
     zkTickets: int(o.tickets, 3_000, 'tickets', 100),

@@ -110,9 +110,10 @@ export async function runSqlite(args: BenchArgs, s: Settings): Promise<BenchResu
     claimComplete: kind('claim-complete'),
     api: kind('api-client'),
     noClaimId: kind('no-claim-id'),
+    claimMany: kind('claim-many'),
   };
 
-  const queues = [k.claimComplete, ...(s.apiClient ? [k.api] : []), k.claim, k.noClaimId];
+  const queues = [k.claimComplete, ...(s.apiClient ? [k.api] : []), k.claim, k.claimMany, k.noClaimId];
   log(`pre-filling ${s.tickets.toLocaleString('en-US')} pending tickets × ${queues.length} kinds into ${dbPath} (SqliteCoordinator.post, no HTTP)`);
   const t = performance.now();
   await prefill(dbPath, queues, s.tickets);
@@ -185,6 +186,12 @@ export async function runSqlite(args: BenchArgs, s: Settings): Promise<BenchResu
     });
   log(`claims on A (waitMs 0, never completed), ${s.concurrency} loops, ${s.durationMs} ms or until empty`);
   const claims = await claimLoop(k.claim, true);
+  log(`claims of up to ${s.claimMax} tickets each (max ${s.claimMax}) on A, never completed, ${s.concurrency} loops, ${s.durationMs} ms or until empty`);
+  const claimsMany = await closedLoop(s.concurrency, s, pids, async () => {
+    const answer = await send(poolA, 'POST', '/api/v1/tickets/claim', { ...claimBody(k.claimMany, 0), max: s.claimMax });
+    expectStatus('claim', answer, 200, 204);
+    return answer.status === 200 ? (answer.body as { grants: unknown[] }).grants.length : 0;
+  });
   // Last: without a claimId a claim's cost does not depend on how many tickets are leased.
   log(`claims on A without claimId, ${s.concurrency} loops, ${s.durationMs} ms or until empty`);
   const claimsNoClaimId = await claimLoop(k.noClaimId, false);
@@ -206,6 +213,7 @@ export async function runSqlite(args: BenchArgs, s: Settings): Promise<BenchResu
     healthz,
     claims,
     claimsNoClaimId,
+    claimsMany,
     claimComplete,
     api,
     rawClaim,

@@ -47,6 +47,16 @@ export class TicketsApi {
     return res.status === 204 ? null : res.body;
   }
 
+  /**
+   * Long poll for up to `max` tickets (a worker's free slots), each with its own lease;
+   * [] when `waitMs` passes. A retry with the same `claimId` returns the leases it already
+   * won, never more than `max` in all.
+   */
+  async claimMany(params: ClaimParams & { max: number }, opts: CallOptions = {}): Promise<LeaseGrant[]> {
+    const res = await this.client.call<{ grants: LeaseGrant[] }>('POST', '/api/v1/tickets/claim', params, { ...opts, holdMs: params.waitMs });
+    return res.status === 204 ? [] : res.body.grants;
+  }
+
   async renew(id: string, token: number, opts?: CallOptions): Promise<RenewAnswer> {
     return (await this.client.call<RenewAnswer>('POST', `/api/v1/tickets/${id}/renew`, { token }, opts)).body;
   }

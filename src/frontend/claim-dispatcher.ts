@@ -3,9 +3,10 @@ import type { Claim, ClaimRequest, Coordinator, Unsubscribe } from '../coordinat
 
 interface Waiter {
   request: ClaimRequest;
+  max: number;
   /** Waiters with the same signature compete for the same tickets. */
   signature: string;
-  settle(claim: Claim | null): boolean;
+  settle(claims: Claim[]): boolean;
 }
 
 export interface DispatcherOptions {
@@ -27,6 +28,12 @@ export interface DispatcherOptions {
  *
  * Parking is race-free: `generation` counts notifications; a waiter that parks after a
  * notification arrived during its first try starts a round itself.
+ *
+ * A claim may ask for up to `max` tickets (a worker with that many free slots). They are
+ * `max` coordinator claims issued in the same turn, so the embedded coordinator's group
+ * commit leases them in one transaction; each gets its own lease and token. Attempt `i`
+ * carries the claim id `claimId#i` (the first one `claimId` itself), so a retry of the
+ * request finds every lease it already won and never holds more than `max`.
  */
 export class ClaimDispatcher {
   private waiters: Waiter[] = [];
@@ -50,7 +57,7 @@ export class ClaimDispatcher {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     if (this.sweeper) clearInterval(this.sweeper);
-    for (const waiter of this.waiters) waiter.settle(null);
+    for (const waiter of this.waiters) waiter.settle([]);
     this.waiters = [];
     await this.round;
   }
@@ -59,14 +66,16 @@ export class ClaimDispatcher {
     return this.waiters.length;
   }
 
-  async claim(request: ClaimRequest, waitMs: number, signal: AbortSignal): Promise<Claim | null> {
+  /** Up to `max` leases (none when `waitMs` passes or `signal` aborts first). */
+  async claim(request: ClaimRequest, waitMs: number, signal: AbortSignal, max = 1): Promise<Claim[]> {
     const seen = this.generation;
-    const claim = await this.coordinator.claim(request);
-    if (claim || waitMs <= 0 || signal.aborted) return claim;
-    return new Promise<Claim | null>((resolve) => {
+    const claims = await this.claimUpTo(request, max);
+    if (claims.length > 0 || waitMs <= 0 || signal.aborted) return claims;
+    return new Promise<Claim[]>((resolve) => {
       let settled = false;
       const waiter: Waiter = {
         request,
+        max,
         signature: `${[...request.kinds].sort().join(',')}|${[...request.labels].sort().join(',')}`,
         settle: (result) => {
           if (settled) return false;
@@ -78,7 +87,7 @@ export class ClaimDispatcher {
           return true;
         },
       };
-      const onAbort = (): void => void waiter.settle(null);
+      const onAbort = (): void => void waiter.settle([]);
       const timer = setTimeout(onAbort, waitMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
@@ -104,17 +113,36 @@ export class ClaimDispatcher {
       const empty = new Set<string>();
       for (const waiter of [...this.waiters]) {
         if (empty.has(waiter.signature)) continue;
-        let claim: Claim | null;
+        let claims: Claim[];
         try {
-          claim = await this.coordinator.claim(waiter.request);
+          claims = await this.claimUpTo(waiter.request, waiter.max);
         } catch (err) {
           this.options.log.warn({ err }, 'claim for a parked waiter failed; it stays parked');
           continue;
         }
-        if (!claim) empty.add(waiter.signature);
-        else if (!waiter.settle(claim)) await this.giveBack(claim);
+        if (claims.length === 0) empty.add(waiter.signature);
+        else if (!waiter.settle(claims)) await Promise.all(claims.map((claim) => this.giveBack(claim)));
       }
     } while (this.again && this.waiters.length > 0);
+  }
+
+  private async claimUpTo(request: ClaimRequest, max: number): Promise<Claim[]> {
+    if (max === 1) {
+      const claim = await this.coordinator.claim(request);
+      return claim ? [claim] : [];
+    }
+    const attempts: Promise<Claim | null>[] = [];
+    for (let i = 0; i < max; i++) {
+      const claimId = i === 0 || request.claimId === undefined ? request.claimId : `${request.claimId}#${i}`;
+      attempts.push(this.coordinator.claim(claimId === request.claimId ? request : { ...request, claimId }));
+    }
+    const outcomes = await Promise.allSettled(attempts);
+    const claims = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
+    // Leases won by the attempts that succeeded are delivered; a retry with the same claim
+    // id would find them anyway. Only when every attempt failed is the request an error.
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (claims.length === 0 && failed) throw failed.reason;
+    return claims;
   }
 
   /** The waiter left (timeout, disconnect) while its claim was in flight. */

@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_PRIORITY, OUTCOMES, TICKET_STATUSES } from '../core/ticket.js';
 
+/** The most tickets one claim request may ask for. */
+export const MAX_CLAIM = 64;
+
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$';
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, description });
 const Literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -112,16 +115,26 @@ export const ClaimBody = Type.Object(
     kinds: Type.Array(Name('a kind this worker serves'), { minItems: 1, maxItems: 32 }),
     labels: Type.Optional(Type.Array(Name('a capability this worker offers'), { maxItems: 64 })),
     waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 120_000, description: 'long-poll time; 204 when it passes' })),
-    claimId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a retry with the same id returns the same lease' })),
+    claimId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a retry with the same id returns the same lease(s)' })),
+    max: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_CLAIM,
+        description: `claim up to this many tickets at once (a worker's free slots); the answer is then {grants: [...]}, 1 to max of them`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type ClaimBody = Static<typeof ClaimBody>;
 
-export const ClaimResponse = Type.Object({
+const Grant = Type.Object({
   ticket: Type.Ref(TicketSchema),
   lease: Type.Object({ token: Type.Integer(), expiresAt: Type.Integer(), ttlMs: Type.Integer() }),
 });
+
+/** One lease (a claim without `max`), or `grants` (with `max`): each ticket with its own lease and token. */
+export const ClaimResponse = Type.Union([Grant, Type.Object({ grants: Type.Array(Grant, { minItems: 1, maxItems: MAX_CLAIM }) })]);
 
 export const TokenBody = Type.Object({ token: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 export type TokenBody = Static<typeof TokenBody>;

@@ -22,6 +22,7 @@ import { CronScheduler } from './services/cron.js';
 import { JobService } from './services/jobs.js';
 import { DistciError } from '../core/errors.js';
 import { Authenticator, requireJobScope, type Identity, type Permission, type TokenConfig } from './auth.js';
+import { installFastAsyncResourceBind } from './async-bind.js';
 import { ClaimDispatcher } from './claim-dispatcher.js';
 import { sendError } from './errors.js';
 import { FrontendMetrics, instrument } from './metrics.js';
@@ -76,6 +77,7 @@ export interface Frontend {
 /** Builds the HTTP frontend. It holds no state of its own: any number may run side by side. */
 export async function buildFrontend(options: FrontendOptions): Promise<Frontend> {
   const auth = new Authenticator(options.tokens);
+  installFastAsyncResourceBind();
   const app = Fastify({
     loggerInstance: options.log as FastifyBaseLogger,
     disableRequestLogging: true,

@@ -37,16 +37,20 @@ export interface WorkerEvents {
 const isLeaseLost = (err: unknown): boolean => err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found');
 
 /**
- * Pull-based worker: `concurrency` slots, each long-polling for a ticket of the kinds
- * it has handlers for, renewing the lease in the background while the handler runs.
- * A lost lease (409) aborts the handler and nothing more is written under its token.
- * `stop()` stops claiming, lets running tickets finish within a grace period, then
- * aborts them and releases their tickets back to the queue.
+ * Pull-based worker: up to `concurrency` tickets at once. One long poll asks for as many
+ * tickets of its kinds as it has free slots (`max`), and each runs with its lease renewed
+ * in the background while the handler runs. A lost lease (409) aborts the handler and
+ * nothing more is written under its token. `stop()` stops claiming, lets running tickets
+ * finish within a grace period, then aborts them and releases their tickets back to the
+ * queue.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly stopClaiming = new AbortController();
   private readonly shutdown = new AbortController();
-  private slots: Promise<void>[] = [];
+  private claiming: Promise<void> | null = null;
+  private readonly running = new Set<Promise<void>>();
+  /** Resolves the claim loop's wait for a free slot. */
+  private slotFreed: (() => void) | null = null;
   private readonly kinds: string[];
 
   constructor(private readonly options: WorkerOptions) {
@@ -55,29 +59,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   start(): void {
-    for (let i = 0; i < this.options.concurrency; i++) this.slots.push(this.slot(i));
+    this.claiming ??= this.claimLoop();
   }
 
   /** Stops claiming; after `graceMs`, aborts running handlers and releases their tickets. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopClaiming.abort();
+    this.slotFreed?.();
     const timer = setTimeout(() => this.shutdown.abort(), graceMs);
-    await Promise.all(this.slots);
+    await this.claiming;
+    await Promise.all(this.running);
     clearTimeout(timer);
   }
 
-  private async slot(index: number): Promise<void> {
-    const log = this.options.log.child({ slot: index });
+  private async claimLoop(): Promise<void> {
+    const log = this.options.log;
     while (!this.stopClaiming.signal.aborted) {
-      let grant: LeaseGrant | null;
+      const free = this.options.concurrency - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = null;
+        continue;
+      }
+      let grants: LeaseGrant[];
       try {
-        grant = await this.options.api.claim(
+        grants = await this.options.api.claimMany(
           {
             workerId: this.options.workerId,
             kinds: this.kinds,
             labels: this.options.labels,
             waitMs: this.options.claimWaitMs ?? 30_000,
             claimId: randomUUID(),
+            max: free,
           },
           { signal: this.stopClaiming.signal },
         );
@@ -87,7 +100,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      if (grant) await this.run(grant, log);
+      for (const grant of grants) {
+        const task = this.run(grant, log)
+          .catch((err: unknown) => log.error({ err, ticketId: grant.ticket.id }, 'running a ticket failed; its lease will expire'))
+          .finally(() => {
+            this.running.delete(task);
+            this.slotFreed?.();
+          });
+        this.running.add(task);
+      }
     }
   }
 

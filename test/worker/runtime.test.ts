@@ -6,6 +6,7 @@ import { TicketsApi } from '../../src/client/tickets-api.js';
 import type { TicketResult } from '../../src/core/ticket.js';
 import { Worker, type TicketContext, type TicketHandler } from '../../src/worker/runtime.js';
 import { silent, startTestFrontend, type TestFrontend } from '../support/embedded.js';
+import { metricValue } from '../support/metrics.js';
 import { eventually } from '../support/wait.js';
 
 let seq = 0;
@@ -142,6 +143,27 @@ describe('worker runtime', () => {
     await eventually(async () => {
       for (const { ticket } of tickets) assert.equal((await fe.coordinator.get(ticket.id)).status, 'done');
     });
+    await worker.stop(0);
+    await client.close();
+  });
+
+  it('claims its free slots in one request and never runs more tickets than its concurrency', async () => {
+    const kind = `slots${++seq}`;
+    for (let i = 0; i < 7; i++) await fe.coordinator.post({ kind });
+    const granted = (): Promise<number> => metricValue(fe.url, 'distci_claims_total{outcome="leased"}').catch(() => 0);
+    const grantedBefore = await granted();
+    const h = controllable();
+    const { worker, client } = startWorker([fe.url], h.handler, kind, 3);
+    await eventually(() => assert.equal(h.started.length, 3));
+    assert.equal(await granted(), grantedBefore + 1, 'the three free slots took more than one claim request');
+    assert.equal((await fe.coordinator.list({ kind, status: 'leased' })).length, 3);
+    let peak = 0;
+    const counting = setInterval(() => void fe.coordinator.list({ kind, status: 'leased' }).then((t) => (peak = Math.max(peak, t.length))), 5);
+    h.finish({ outcome: 'success' }); // every handler started from now on finishes at once
+    await eventually(async () => assert.equal((await fe.coordinator.list({ kind, status: 'done' })).length, 7));
+    clearInterval(counting);
+    assert.ok(peak <= 3, `${peak} tickets were leased at once by a worker with 3 slots`);
+    assert.equal(h.started.length, 7);
     await worker.stop(0);
     await client.close();
   });

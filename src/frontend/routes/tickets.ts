@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
 import type { Coordinator } from '../../coordination/contract.js';
 import type { ClaimDispatcher } from '../claim-dispatcher.js';
 import type { FrontendMetrics } from '../metrics.js';
@@ -87,7 +88,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
       },
     },
     async (request, reply) => {
-      const { waitMs = 0, labels = [], ...rest } = request.body;
+      const { waitMs = 0, labels = [], max, workerId, kinds, claimId } = request.body;
       const wait = Math.min(waitMs, maxWaitMs);
       // Only a long poll needs to know that its client left (abort() is not free).
       let gone = NEVER;
@@ -99,13 +100,20 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
         gone = left.signal;
       }
       const started = performance.now();
-      const claim = await dispatcher.claim({ ...rest, labels, ttlMs: leaseTtlMs }, wait, gone);
-      metrics.claims.inc({ outcome: claim ? 'leased' : 'empty' });
-      if (!claim) return reply.code(204).send(null);
+      const req = claimId === undefined ? { workerId, kinds, labels, ttlMs: leaseTtlMs } : { workerId, kinds, labels, ttlMs: leaseTtlMs, claimId };
+      const claims = await dispatcher.claim(req, wait, gone, max ?? 1);
+      metrics.claims.inc({ outcome: claims.length > 0 ? 'leased' : 'empty' });
+      if (claims.length === 0) return reply.code(204).send(null);
       metrics.claimWait.observe((performance.now() - started) / 1000);
-      if (claim.ticket.attempt === 1) metrics.dispatchLatency.observe(Math.max(0, Date.now() - claim.ticket.createdAt) / 1000);
-      else metrics.reclaims.inc();
-      return { ticket: claim.ticket, lease: { token: claim.token, expiresAt: claim.expiresAt, ttlMs: leaseTtlMs } };
+      const now = Date.now();
+      for (const { ticket } of claims) {
+        if (ticket.attempt === 1) metrics.dispatchLatency.observe(Math.max(0, now - ticket.createdAt) / 1000);
+        else metrics.reclaims.inc();
+      }
+      // Serialised here: the response schema (a union holding Type.Unknown payloads) makes the
+      // generic serializer try each branch with ajv, which cost more than the claim's commit.
+      const grants = claims.map((claim) => ({ ticket: claim.ticket, lease: { token: claim.token, expiresAt: claim.expiresAt, ttlMs: leaseTtlMs } }));
+      return (reply as FastifyReply).type('application/json; charset=utf-8').send(JSON.stringify(max === undefined ? grants[0] : { grants }));
     },
   );
 
