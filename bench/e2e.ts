@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -36,6 +36,8 @@ import type { Proc } from '../src/harness/processes.js';
 import { FsStore } from '../src/storage/fs/fs-store.js';
 import { runProcess } from '../src/worker/step/process.js';
 import { objectPath } from '../src/storage/fs/layout.js';
+import { gnuTarPack } from '../src/worker/step/gnu-tar.js';
+import { snapshotTree } from '../src/worker/step/tree-snapshot.js';
 import { packWorkspace, unpackWorkspace } from '../src/worker/step/workspace.js';
 import {
   childrenOf,
@@ -534,6 +536,8 @@ interface StepTimes {
   /** How the input workspace arrived: the local cache, or a download + extraction (ms). */
   input: 'none' | 'cache' | 'download';
   inputMs: number;
+  /** "[distci] workspace unchanged: …": the step handed its input on without uploading. */
+  unchanged: boolean;
 }
 
 interface HandOff {
@@ -607,6 +611,7 @@ function stepTimes(step: StepState, section: string): StepTimes {
     uploadMs: upload ? Number(upload[2]) : Number.NaN,
     input: download ? 'download' : /reused from this worker's cache/.test(section) ? 'cache' : 'none',
     inputMs: download ? Number(download[1]) : Number.NaN,
+    unchanged: /workspace unchanged: the next steps get/.test(section),
   };
 }
 
@@ -644,13 +649,18 @@ interface ArchiveFloors {
   unpackMs: number;
   gnuUntarMs: number;
   packMs: number;
+  /** What the worker does now: a tree snapshot, then GNU tar fed its entry list. */
+  snapshotMs: number;
+  gnuPackMs: number;
   gnuTarMs: number;
   otherShare: number;
 }
 
 /**
  * The stored 100 MB workspace archive handled in the bench process with nothing else
- * running: unpackWorkspace / packWorkspace (node-tar, as the workers use) against GNU tar.
+ * running: unpackWorkspace (node-tar, as the workers extract), the workers' packing (tree
+ * snapshot + GNU tar of its entries) and packWorkspace (node-tar, their fallback), against
+ * plain GNU tar.
  */
 async function archiveFloors(dataDir: string, dir: string, job: string, number: number): Promise<ArchiveFloors> {
   const meter = cpuMeter({ bench: process.pid }, ['bench']);
@@ -679,9 +689,14 @@ async function archiveFloors(dataDir: string, dir: string, job: string, number: 
   for await (const chunk of packWorkspace(ours)) void chunk;
   const packMs = epochMs() - t;
   t = epochMs();
+  const snap = await snapshotTree(ours, dir);
+  const snapshotMs = epochMs() - t;
+  for await (const chunk of gnuTarPack(ours, [...snap.entries.keys()])) void chunk;
+  const gnuPackMs = epochMs() - t - snapshotMs;
+  t = epochMs();
   await runProcess({ command: 'tar', args: ['cf', '-', '.'], cwd: ours, env, signal });
   const gnuTarMs = epochMs() - t;
-  return { bytes: object.size, unpackMs, gnuUntarMs, packMs, gnuTarMs, otherShare: meter()[OTHER_PROCESSES]! / (epochMs() - started) };
+  return { bytes: object.size, unpackMs, gnuUntarMs, packMs, snapshotMs, gnuPackMs, gnuTarMs, otherShare: meter()[OTHER_PROCESSES]! / (epochMs() - started) };
 }
 
 async function parkedClaims(d: Deployment): Promise<number> {
@@ -802,17 +817,21 @@ function analyseBuild(job: string, sample: Sample, tickets: Ticket[], events: Tr
       const grant = grantOf.get(st.id)!;
       add(`${name}: posted → claimed`, 'dispatch', st.createdAt, st.leases[0]!.at);
       add(`${name}: claimed → claim answer at the worker`, 'dispatch', st.leases[0]!.at, grant);
-      const procs = spawns.filter((e) => within(e.start, grant, st.updatedAt)).sort((a, b) => a.start - b.start);
+      // tar packs the workspace: that is hand-off, not the step's own work.
+      const procs = spawns.filter((e) => e.command !== 'tar' && within(e.start, grant, st.updatedAt)).sort((a, b) => a.start - b.start);
       const artifacts = ownReq(st, 'PUT artifact').sort((a, b) => a.start - b.start);
       const work = procs.length > 0 ? { start: procs[0]!.start, end: Math.max(...procs.map((p) => p.close!)) } : artifacts.length > 0 ? { start: artifacts[0]!.start, end: Math.max(...artifacts.map((a) => a.end!)) } : null;
       const upload = ownReq(st, 'PUT workspace')[0];
+      const consoles = ownReq(st, 'POST console chunk').sort((a, b) => a.start - b.start);
       const complete = ownReq(st, 'POST complete')[0];
-      if (!work || !upload || !complete) return `build #${n}: step ${name} is missing its process, upload or completion in the trace`;
+      // Without an upload (workspace unchanged), the hand-off ends when the last console chunk is sent.
+      const handedOn = upload?.end ?? consoles.at(-1)?.start;
+      if (!work || handedOn === undefined || !complete) return `build #${n}: step ${name} is missing its process, upload or console, or completion in the trace`;
       const what = procs.length > 0 ? `processes (${procs.map((p) => `${p.command} ${p.arg0}`).join(', ')})` : `artifact upload (${artifacts.length} PUT)`;
       add(`${name}: claim answer → ${procs.length > 0 ? 'first process spawned' : 'first artifact PUT'} (console, workspace take-over)`, 'step prep', grant, work.start);
       add(`${name}: ${what}`, procs.length > 0 ? 'processes' : 'artifact upload', work.start, work.end);
-      add(`${name}: workspace pack + PUT`, 'workspace pack + upload', work.end, upload.end!);
-      add(`${name}: console flush → complete sent`, 'console + complete', upload.end!, complete.start);
+      add(`${name}: ${upload ? 'workspace snapshot + pack + PUT' : 'workspace snapshots (unchanged: no upload)'}`, 'workspace pack + upload', work.end, handedOn);
+      add(`${name}: console flush → complete sent`, 'console + complete', handedOn, complete.start);
       add(`${name}: complete request → ticket done (+ follow-up posted)`, 'console + complete', complete.start, st.updatedAt);
     } else {
       const write = reqs.find((e) => routeOf(e.method, e.path) === 'PUT build state (build-control)' && e.start >= grantOf.get(bc.id)!);
@@ -856,6 +875,8 @@ interface Floors {
   bytes: number;
   /** packWorkspace() of a fresh checkout workspace, read to the end. */
   packMs: Summary;
+  /** Tree snapshot + gnuTarPack of its entries (the worker's packing), read to the end. */
+  workerPackMs: Summary;
   /** GNU `tar cf -` of the same directory, spawn included. */
   gnuTarMs: Summary;
   /** FsStore.put of a 100-byte console chunk (create-only), as the console route does. */
@@ -904,6 +925,10 @@ async function floors(dir: string, repo: string): Promise<Floors> {
   const packMs = await timed(30, async () => {
     for await (const chunk of packWorkspace(ws)) void chunk;
   });
+  const workerPackMs = await timed(30, async () => {
+    const snap = await snapshotTree(ws, dirname(ws));
+    for await (const chunk of gnuTarPack(ws, [...snap.entries.keys()])) void chunk;
+  });
   // Read through a pipe: GNU tar skips reading the files when the archive is /dev/null.
   const gnuTarMs = await timed(15, () => runProcess({ command: 'tar', args: ['cf', '-', '.'], cwd: ws, env: process.env as Record<string, string>, signal: new AbortController().signal }));
   const store = new FsStore({ root: join(dir, 'floors', 'store') });
@@ -920,7 +945,7 @@ async function floors(dir: string, repo: string): Promise<Floors> {
     return run('git', ['clone', '-q', '--', repo, '.'], target);
   });
   const otherShare = meter()[OTHER_PROCESSES]! / (epochMs() - started);
-  return { entries, bytes, packMs, gnuTarMs, storePutMs, bashMs, gitCloneMs, otherShare };
+  return { entries, bytes, packMs, workerPackMs, gnuTarMs, storePutMs, bashMs, gitCloneMs, otherShare };
 }
 
 async function whereTimeGoes(args: BenchArgs, s: Settings, dir: string, repo: string): Promise<Breakdown> {
@@ -1094,7 +1119,7 @@ function burstRows(s: Settings, b: Burst): ResultRow[] {
       metric: 'steps 2–3 that took their input from the local cache',
       value: b.inputs.cache,
       unit: `of ${b.inputs.cache + b.inputs.download}`,
-      detail: `the others downloaded and extracted it: p50 ${ms(b.inputs.downloadMs.p50)}, max ${ms(b.inputs.downloadMs.max)} (the worker keeps 8 workspaces)`,
+      detail: `the others downloaded and extracted it: p50 ${ms(b.inputs.downloadMs.p50)}, max ${ms(b.inputs.downloadMs.max)} (the worker keeps 256 workspaces or 2 GiB)`,
     },
   ];
 }
@@ -1132,7 +1157,7 @@ function handOffRows(s: Settings, runs: HandOff[]): ResultRow[] {
         metric: `${r.mode}: step 2 'count' startedAt → finishedAt`,
         value: two.finishedAt - two.startedAt,
         unit: 'ms',
-        detail: `script ${ms(two.scriptEnd - two.scriptStart)}; then its own workspace upload ${two.uploadMs} ms; ${attempts(two)}; build #${r.number} took ${sec(r.buildMs)}`,
+        detail: `script ${ms(two.scriptEnd - two.scriptStart)}; then ${Number.isNaN(two.uploadMs) ? (two.unchanged ? 'no upload (workspace unchanged)' : 'no upload line') : `its own workspace upload ${two.uploadMs} ms`}; ${attempts(two)}; build #${r.number} took ${sec(r.buildMs)}`,
       },
     );
   }
@@ -1143,7 +1168,8 @@ function archiveRows(a: ArchiveFloors): ResultRow[] {
   const group = `3b. the stored ${(a.bytes / 1e6).toFixed(0)} MB workspace archive in the bench process, deployment stopped (other processes ${(100 * a.otherShare).toFixed(0)}% of a CPU)`;
   return [
     { group, metric: 'unpackWorkspace (node-tar, as the worker extracts)', value: a.unpackMs, unit: 'ms', detail: `GNU tar xf of the same file: ${ms(a.gnuUntarMs)}` },
-    { group, metric: 'packWorkspace (node-tar, as the worker packs), read to the end', value: a.packMs, unit: 'ms', detail: `GNU tar cf - of the same directory: ${ms(a.gnuTarMs)}` },
+    { group, metric: 'tree snapshot + GNU tar of its entries (as the worker packs), read to the end', value: a.snapshotMs + a.gnuPackMs, unit: 'ms', detail: `snapshot ${ms(a.snapshotMs)} (taken before and after a step with one input), tar ${ms(a.gnuPackMs)}; GNU tar cf - of the same directory: ${ms(a.gnuTarMs)}` },
+    { group, metric: 'packWorkspace (node-tar, the fallback without GNU tar), read to the end', value: a.packMs, unit: 'ms', detail: '' },
   ];
 }
 
@@ -1200,7 +1226,8 @@ function breakdownRows(b: Breakdown): ResultRow[] {
   const f = b.floors;
   const floorGroup = `4d. floors: the same operations in the bench process, one at a time, no deployment running (median; other processes ${(100 * f.otherShare).toFixed(0)}% of a CPU)`;
   rows.push(
-    { group: floorGroup, metric: 'packWorkspace() of a checkout workspace, read to the end', value: f.packMs.p50, unit: 'ms', detail: `${f.entries} entries, ${(f.bytes / 1024).toFixed(0)} KiB of tar; p90 ${ms(f.packMs.p90)}; n=${f.packMs.n}` },
+    { group: floorGroup, metric: 'tree snapshot + GNU tar of a checkout workspace (as the worker packs), read to the end', value: f.workerPackMs.p50, unit: 'ms', detail: `p90 ${ms(f.workerPackMs.p90)}; n=${f.workerPackMs.n}` },
+    { group: floorGroup, metric: 'packWorkspace() (node-tar, the fallback) of the same, read to the end', value: f.packMs.p50, unit: 'ms', detail: `${f.entries} entries, ${(f.bytes / 1024).toFixed(0)} KiB of tar; p90 ${ms(f.packMs.p90)}; n=${f.packMs.n}` },
     { group: floorGroup, metric: 'GNU tar cf - of the same directory, read to the end', value: f.gnuTarMs.p50, unit: 'ms', detail: `spawn included; p90 ${ms(f.gnuTarMs.p90)}` },
     { group: floorGroup, metric: 'FsStore.put of a 100-byte console chunk', value: f.storePutMs.p50, unit: 'ms', detail: `create-only: temp file, write, fsync, link, dir fsync; p90 ${ms(f.storePutMs.p90)}` },
     { group: floorGroup, metric: 'runProcess: bash -e -o pipefail -c true', value: f.bashMs.p50, unit: 'ms', detail: `spawn → close; p90 ${ms(f.bashMs.p90)}` },
