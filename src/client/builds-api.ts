@@ -1,7 +1,8 @@
 import type { BuildRecord } from '../core/builds/build.js';
 import type { ApiClient, CallOptions } from './api-client.js';
 
-export type VersionedBuildRecord = BuildRecord & { version: number };
+/** A build as shown: `archived` once finished and moved to the store. */
+export type VersionedBuildRecord = BuildRecord & { version: number; archived: boolean };
 
 export interface JobSummary {
   id: string;
@@ -73,6 +74,11 @@ export class BuildsApi {
       opts,
     );
     return res.body.version;
+  }
+
+  /** Moves a finished build's record from the coordinator to the store (idempotent). */
+  async archiveBuild(job: string, number: number, opts?: CallOptions): Promise<void> {
+    await this.client.call('POST', `/api/v1/jobs/${enc(job)}/builds/${number}/archive`, undefined, opts);
   }
 
   async console(job: string, number: number, opts?: CallOptions): Promise<string> {

@@ -139,6 +139,8 @@ export interface Coordinator {
   // --- small shared state --------------------------------------------------------------
   /** Next value of a named counter, starting at 1; never repeats, never skips. */
   nextNumber(counter: string): Promise<number>;
+  /** The last number a counter handed out (0 before the first); reads, never takes one. */
+  currentNumber(counter: string): Promise<number>;
   /**
    * Takes the counter's next number and creates the record `${prefix}${number padded to
    * 10 digits}` holding `value(number)` in one atomic step: a number exists only with its

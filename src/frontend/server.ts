@@ -131,7 +131,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
   );
 
   const jobs = new JobService(coordinator, store, options.now);
-  const builds = new BuildService(coordinator, jobs, (status) => metrics.buildsFinished.inc({ status }));
+  const builds = new BuildService(coordinator, jobs, store, (status) => metrics.buildsFinished.inc({ status }));
   const audit = new AuditLog(coordinator, options.frontendId ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, options.now);
   const secrets = new SecretStore(coordinator, options.secretsKeyring ?? null, options.secrets, options.log, options.now);
   const cron = new CronScheduler(coordinator, builds, {

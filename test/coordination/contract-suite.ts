@@ -359,6 +359,9 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
           Array.from({ length: 50 }, (_, i) => (i % 2 ? c : other).nextNumber(counter)),
         );
         assert.deepEqual([...numbers].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+        assert.equal(await other.currentNumber(counter), 50, 'the current number is read on any instance');
+        assert.equal(await c.currentNumber(counter), 50, 'reading takes no number');
+        assert.equal(await c.currentNumber(`unused/${freshKind()}`), 0);
       });
 
       it('creates numbered records atomically: 50 concurrent callers get 1..50, each with its record', async () => {
@@ -372,6 +375,7 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         assert.deepEqual(first, { value: { n: 1 }, version: 1 });
         const listed = await c.listRecords<{ n: number }>(prefix, { limit: 100 });
         assert.deepEqual(listed.records.map((r) => r.value.n), Array.from({ length: 50 }, (_, i) => i + 1));
+        assert.equal(await other.currentNumber(counter), 50);
       });
 
       it('posts the ticket of a numbered record in the same atomic step, or neither', async () => {

@@ -150,6 +150,10 @@ export class SqliteCoordinator implements Coordinator {
     return this.bell.subscribe(() => listener({}));
   }
 
+  async currentNumber(counter: string): Promise<number> {
+    return this.run(() => this.state.currentNumber(counter));
+  }
+
   async nextNumber(counter: string): Promise<number> {
     return this.run(() => this.state.nextNumber(counter));
   }

@@ -15,6 +15,7 @@ export class StateQueries {
     this.s = {
       next: db.prepare(`INSERT INTO counters (name, value) VALUES (?, 1)
         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`),
+      current: db.prepare('SELECT value FROM counters WHERE name = ?').pluck(),
       getRecord: db.prepare('SELECT value, version FROM records WHERE key = ?'),
       createRecord: db.prepare('INSERT INTO records (key, value, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING'),
       updateRecord: db.prepare('UPDATE records SET value = ?, version = version + 1 WHERE key = ? AND version = ?'),
@@ -35,6 +36,11 @@ export class StateQueries {
   nextNumber(counter: string): number {
     assertKey('counter', counter);
     return (this.s.next.get(counter) as { value: number }).value;
+  }
+
+  currentNumber(counter: string): number {
+    assertKey('counter', counter);
+    return (this.s.current.get(counter) as number | undefined) ?? 0;
   }
 
   /** Runs inside the caller's transaction (see SqliteCoordinator.createNumbered). */

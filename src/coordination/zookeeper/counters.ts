@@ -30,6 +30,13 @@ export class Counters {
     return this.session.layout;
   }
 
+  /** The counter's data version: the last number handed out (no znode yet: 0). */
+  async current(counter: string): Promise<number> {
+    assertKey('counter', counter);
+    const path = this.layout.counter(counter);
+    return this.session.run((zk) => this.session.fresh(zk, async () => (await zk.exists(path))?.version ?? 0));
+  }
+
   async next(counter: string): Promise<number> {
     assertKey('counter', counter);
     const op = randomUUID();

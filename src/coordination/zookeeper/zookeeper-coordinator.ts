@@ -164,6 +164,10 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.watch.subscribe(listener);
   }
 
+  currentNumber(counter: string): Promise<number> {
+    return this.guard(() => this.counters.current(counter));
+  }
+
   nextNumber(counter: string): Promise<number> {
     return this.guard(() => this.counters.next(counter));
   }

@@ -100,8 +100,27 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
       schema: { summary: 'Show a build: status, steps, attempts, timings, ticket ids', tags: ['builds'], params: BuildParams, response: { 200: Type.Unknown(), ...errors } },
     },
     async (request) => {
-      const { build, version } = await builds.live(request.params.job, number(request.params.n));
-      return { ...build, version };
+      const { build, version, archived } = await builds.live(request.params.job, number(request.params.n));
+      return { ...build, version, archived };
+    },
+  );
+
+  app.post(
+    '/jobs/:job/builds/:n/archive',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: "Move a finished build's record from the coordinator to the store (build-control workers; idempotent)",
+        tags: ['builds'],
+        params: BuildParams,
+        response: { 200: Type.Object({ archived: Type.Boolean() }), ...errors },
+      },
+    },
+    async (request) => {
+      const target = number(request.params.n);
+      const { build } = await builds.get(request.params.job, target);
+      await builds.archive(build.job, build.number);
+      return { archived: true };
     },
   );
 

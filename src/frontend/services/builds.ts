@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { expandSteps } from '../../core/jobs/matrix.js';
 import type { JobConfig } from '../../core/jobs/types.js';
 import { buildControlTicket } from '../../core/builds/tickets.js';
+import type { Store } from '../../storage/contract.js';
 import type { JobService } from './jobs.js';
 
 export interface TriggerRequest {
@@ -20,12 +21,28 @@ export interface TriggerRequest {
 export interface VersionedBuild {
   build: BuildRecord;
   version: number;
+  /** The build is finished and its record lives in the store, not in the coordinator. */
+  archived: boolean;
 }
 
+/** Where a finished build's record lives once it has left the coordinator. */
+export const archiveKey = (job: string, number: number): string => `builds/${job}/${number}/build.json`;
+
+/** How many archived records a list page reads from the store at once. */
+const ARCHIVE_READS_IN_FLIGHT = 16;
+
+/**
+ * Builds: numbered and recorded in the coordinator while they run; archived to the store
+ * when they finish, so the coordinator holds only unfinished builds and its size and the
+ * cost of every build stay flat however many builds have ever run. A record is written to
+ * the store before it leaves the coordinator, so a reader finds it in one place or the
+ * other at every instant (coordinator first).
+ */
 export class BuildService {
   constructor(
     private readonly coordinator: Coordinator,
     private readonly jobs: JobService,
+    private readonly store: Store,
     /** Told once per build that this frontend saw reach a final status. */
     private readonly onFinished: (status: BuildRecord['status']) => void = () => undefined,
   ) {}
@@ -79,34 +96,85 @@ export class BuildService {
 
   async get(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
     if (number === 'lastSuccessful') return this.lastSuccessful(job);
+    const found = (await this.fromCoordinator(job, number)) ?? (await this.fromArchive(job, number));
+    if (!found) throw new NotFoundError('build', `${job}#${number}`);
+    return found;
+  }
+
+  private async fromCoordinator(job: string, number: number): Promise<VersionedBuild | null> {
     const record = await this.coordinator.getRecord<BuildRecord>(buildKey(job, number));
-    if (!record) throw new NotFoundError('build', `${job}#${number}`);
-    return { build: record.value, version: record.version };
+    return record ? { build: record.value, version: record.version, archived: false } : null;
+  }
+
+  private async fromArchive(job: string, number: number): Promise<VersionedBuild | null> {
+    try {
+      const { build, version } = JSON.parse((await this.store.getBuffer(archiveKey(job, number))).toString('utf8')) as { build: BuildRecord; version: number };
+      return { build, version, archived: true };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Moves a finished build's record to the store: written there first, then removed from
+   * the coordinator by compare-and-set. Idempotent: an archived build is left as it is.
+   */
+  async archive(job: string, number: number): Promise<VersionedBuild> {
+    for (;;) {
+      const current = await this.get(job, number);
+      if (current.archived) return current;
+      if (!isFinal(current.build.status)) {
+        throw new ConflictError(`build ${job}#${number} is ${current.build.status}: only a finished build is archived`);
+      }
+      await this.store.put(archiveKey(job, number), JSON.stringify({ version: current.version, build: current.build }), { contentType: 'application/json' });
+      try {
+        await this.coordinator.deleteRecord(buildKey(job, number), current.version);
+        return { ...current, archived: true };
+      } catch (err) {
+        if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+      }
+    }
   }
 
   /** The build with its running steps brought up to date from their tickets (read only). */
   async live(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
-    const { build, version } = await this.get(job, number);
-    if (isFinal(build.status)) return { build, version };
+    const found = await this.get(job, number);
+    const { build, version } = found;
+    if (isFinal(build.status)) return found;
     const tickets = new Map<string, Ticket>();
     await Promise.all(
       build.steps
         .filter((s) => s.ticketId !== null && !FINAL_STEP_STATUSES.has(s.status))
         .map(async (s) => tickets.set(s.ticketId!, await this.coordinator.get(s.ticketId!))),
     );
-    return { build: withLiveSteps(build, tickets, Date.now()), version };
+    return { build: withLiveSteps(build, tickets, Date.now()), version, archived: false };
   }
 
-  /** Newest first. `before` is the number to continue below. */
+  /**
+   * Newest first. `before` is the number to continue below. Numbers have no gaps, so a page
+   * is a known range: its unfinished builds come from one coordinator listing, the others
+   * from the archive — never a scan over all of the job's builds.
+   */
   async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
     const limit = page.limit ?? 50;
-    const result = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, {
-      reverse: true,
-      limit,
-      ...(page.before ? { after: buildKey(job, page.before) } : {}),
-    });
-    const builds = result.records.map((r) => r.value);
-    return { builds, next: result.next ? (builds.at(-1)?.number ?? null) : null };
+    const top = page.before ? page.before - 1 : await this.coordinator.currentNumber(buildCounter(job));
+    const bottom = Math.max(1, top - limit + 1);
+    if (top < 1) return { builds: [], next: null };
+    const active = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, after: buildKey(job, top + 1) });
+    const live = new Map(active.records.map((r) => [r.value.number, r.value]));
+    const numbers = Array.from({ length: top - bottom + 1 }, (_, i) => top - i);
+    const builds: (BuildRecord | undefined)[] = numbers.map((n) => live.get(n));
+    for (let i = 0; i < numbers.length; i += ARCHIVE_READS_IN_FLIGHT) {
+      await Promise.all(
+        numbers.slice(i, i + ARCHIVE_READS_IN_FLIGHT).map(async (n, j) => {
+          // Numbers up to `top` existed before the listing was read, so a number missing from
+          // it was archived by then, and the store had its record before that.
+          builds[i + j] ??= (await this.fromArchive(job, n))?.build;
+        }),
+      );
+    }
+    return { builds: builds.filter((b): b is BuildRecord => b !== undefined), next: bottom > 1 ? bottom : null };
   }
 
   /** Flags the build and wakes a build-control worker, which stops its steps. */
@@ -134,7 +202,11 @@ export class BuildService {
     // Cancellation is the one field others may set; a stale copy must not clear it.
     const next = { ...build, cancelRequested: build.cancelRequested || current.build.cancelRequested };
     const version = (await this.coordinator.putRecord(buildKey(job, number), next, expectedVersion, fence)).version;
-    if (isFinal(next.status) && !isFinal(current.build.status)) this.onFinished(next.status);
+    if (isFinal(next.status) && !isFinal(current.build.status)) {
+      this.onFinished(next.status);
+      // If this frontend dies here, the build-control worker archives the build on its retry.
+      await this.archive(job, number);
+    }
     return version;
   }
 

@@ -27,10 +27,12 @@ export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): 
     const { job, number } = ctx.ticket.payload as { job: string; number: number };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       ctx.signal.throwIfAborted();
-      const { version, ...build } = await deps.builds.getBuild(job, number, { signal: ctx.signal });
+      const { version, archived, ...build } = await deps.builds.getBuild(job, number, { signal: ctx.signal });
       if (isFinal(build.status)) {
         // Also when this ticket's previous holder wrote the final state and died before posting.
         await postStatusTicket(deps, build, 'final', ctx.signal);
+        // Normally done by the final write; here when the frontend making it died half-way.
+        if (!archived) await deps.builds.archiveBuild(job, number, { signal: ctx.signal });
         return { outcome: 'success', data: { status: build.status } };
       }
       const next = await step(deps, ctx, build);
