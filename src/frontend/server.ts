@@ -164,6 +164,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
       await api.register(stepIoRoutes, {
         coordinator: coordinator,
         store: store,
+        builds,
         secrets,
         maxUploadBytes: options.maxUploadBytes,
         maxConsoleChunkBytes: 256 * 1024,

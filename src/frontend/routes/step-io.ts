@@ -3,13 +3,14 @@ import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { Coordinator } from '../../coordination/contract.js';
-import { artifactKey, buildKey, consoleChunkKey, workspaceKey, type BuildRecord } from '../../core/builds/build.js';
+import { artifactKey, consoleChunkKey, workspaceKey } from '../../core/builds/build.js';
 import { COMMIT_STATUS_KIND, statusTokenSecret } from '../../core/builds/commit-status.js';
 import type { StepPayload } from '../../core/builds/step-payload.js';
 import type { Ticket } from '../../core/ticket.js';
-import { ConflictError, DistciError } from '../../core/errors.js';
+import { ConflictError, DistciError, NotFoundError } from '../../core/errors.js';
 import type { Store } from '../../storage/contract.js';
 import { ErrorSchema, IdParams } from '../schemas.js';
+import type { BuildService } from '../services/builds.js';
 import type { SecretsProvider } from '../services/secrets.js';
 import { parseToken, requireStepLease } from '../services/step-lease.js';
 import { limitBytes } from '../services/upload-limit.js';
@@ -18,6 +19,7 @@ import { assertRelativePath } from '../services/paths.js';
 export interface StepIoOptions {
   coordinator: Coordinator;
   store: Store;
+  builds: BuildService;
   secrets: SecretsProvider;
   maxUploadBytes: number;
   maxConsoleChunkBytes: number;
@@ -27,7 +29,7 @@ const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Ty
 
 /** Writes a step worker makes under its lease: console chunks, workspace, artifacts; and its secrets. */
 export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app, opts) => {
-  const { coordinator, store, secrets } = opts;
+  const { coordinator, store, builds, secrets } = opts;
 
   app.post(
     '/tickets/:id/console',
@@ -78,7 +80,7 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
     async (request, reply) => {
       const { ticket, payload } = await requireStepLease(coordinator, request.params.id, parseToken(request.headers['x-distci-token']));
       // The ticket's payload is the poster's word; the build's plan (from the job config) is ours.
-      const allowed = await allowedSecrets(coordinator, ticket, payload);
+      const allowed = await allowedSecrets(builds, ticket, payload);
       const asked = payload.secrets ?? [];
       const extra = asked.filter((name) => !allowed?.has(name));
       if (!allowed || extra.length > 0) {
@@ -135,13 +137,19 @@ export const stepIoRoutes: FastifyPluginAsyncTypebox<StepIoOptions> = async (app
  * What a ticket may ask for: a step ticket, the secrets the build's own plan gives the step;
  * the build's commit-status ticket, the token of its status config; any other ticket, none (null).
  */
-async function allowedSecrets(coordinator: Coordinator, ticket: Ticket, payload: StepPayload): Promise<Set<string> | null> {
-  const record = await coordinator.getRecord<BuildRecord>(buildKey(payload.job, payload.build));
+async function allowedSecrets(builds: BuildService, ticket: Ticket, payload: StepPayload): Promise<Set<string> | null> {
+  // Finished builds are archived: the final commit status reads its token after that.
+  const found = await builds.get(payload.job, payload.build).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  });
+  if (!found) return null;
+  const { build } = found;
   if (ticket.idempotencyKey === `step/${payload.job}/${payload.build}/${payload.step}`) {
-    const step = record?.value.plan.find((p) => p.name === payload.step);
+    const step = build.plan.find((p) => p.name === payload.step);
     return new Set(step?.secrets ?? []);
   }
-  const token = ticket.kind === COMMIT_STATUS_KIND && record ? statusTokenSecret(record.value, ticket.idempotencyKey, (payload as { phase?: unknown }).phase) : null;
+  const token = ticket.kind === COMMIT_STATUS_KIND ? statusTokenSecret(build, ticket.idempotencyKey, (payload as { phase?: unknown }).phase) : null;
   return token ? new Set([token]) : null;
 }
 
