@@ -39,7 +39,7 @@ export async function seedFinishedBuilds(d: Deployment, jobs: readonly string[],
   const coordinator = await openCoordinator(d.coordinatorUrl);
   const store = await openStore(d.storeUrl);
   try {
-    const builds = new BuildService(coordinator, new JobService(coordinator, store));
+    const builds = new BuildService(coordinator, new JobService(coordinator, store), store);
     let next = 0;
     let finished = 0;
     const progress = setInterval(() => log(`seeding: ${finished} of ${count} builds finished`), 10_000);
