@@ -16,32 +16,39 @@ type HandoffIo = Pick<StepApi, 'putWorkspace' | 'getWorkspace'>;
 /**
  * Fills `dir` with the step's inputs: a single input this worker kept is taken over by a
  * rename; otherwise every input is downloaded and extracted, in order, into a fresh dir.
+ * Then, when the workspace could be handed on unchanged, returns its snapshot (the
+ * cache's, or a fresh one): that is only when it is exactly one stored workspace, i.e.
+ * the step has a single input. (Several inputs merge into something no stored archive
+ * holds; no input is an empty directory.)
  */
-export async function prepareWorkspace(payload: StepPayload, dir: string, cache: WorkspaceCache, api: HandoffIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {
+export async function prepareWorkspace(
+  payload: StepPayload,
+  dir: string,
+  cache: WorkspaceCache,
+  api: HandoffIo,
+  console: ConsoleWriter,
+  signal: AbortSignal,
+): Promise<TreeSnapshot | null> {
   await rm(dir, { recursive: true, force: true });
   const [only] = payload.inputs;
-  if (only && payload.inputs.length === 1 && (await cache.takeOver(payload.job, payload.build, only, dir))) {
-    console.line(`[distci] workspace of '${only.step}' (attempt ${only.attempt}) reused from this worker's cache`);
-    return;
+  const single = payload.inputs.length === 1 ? only : undefined;
+  const cached = single ? await cache.takeOver(payload.job, payload.build, single, dir) : null;
+  if (single && cached) {
+    console.line(`[distci] workspace of '${single.step}' (attempt ${single.attempt}) reused from this worker's cache`);
+    return cached.snapshot ?? snapshotTree(dir, dirname(dir));
   }
   await mkdir(dir, { recursive: true });
   for (const ref of payload.inputs) await downloadInput(payload, ref, dir, api, console, signal);
-}
-
-/**
- * The workspace as the step found it, when it could be handed on unchanged: that is only
- * when it is exactly one stored workspace, i.e. the step has a single input. (Several
- * inputs merge into something no stored archive holds; no input is an empty directory.)
- */
-export async function snapshotInput(payload: StepPayload, dir: string): Promise<TreeSnapshot | null> {
-  return payload.inputs.length === 1 ? snapshotTree(dir, dirname(dir)) : null;
+  return single ? snapshotTree(dir, dirname(dir)) : null;
 }
 
 /**
  * After a success: when the step left its single input exactly as it found it (see
  * `tree-snapshot.ts` for what "exactly" means), the next steps get that input's stored
- * workspace and nothing is uploaded; otherwise the workspace is packed (by GNU tar from the
- * snapshot's list when the worker has it, else node-tar) and uploaded as this attempt's. Returns the stored workspace `dir` is now an exact copy of.
+ * workspace and nothing is uploaded; otherwise the workspace is packed (by GNU tar from
+ * the snapshot's list when the worker has it, else node-tar) and uploaded as this
+ * attempt's. Returns the stored workspace `dir` is now an exact copy of, and the snapshot
+ * taken of it.
  */
 export async function handOnWorkspace(
   payload: StepPayload,
@@ -50,17 +57,17 @@ export async function handOnWorkspace(
   tctx: TicketContext,
   api: HandoffIo,
   console: ConsoleWriter,
-): Promise<{ workspace: WorkspaceRef; bytes: number }> {
+): Promise<{ workspace: WorkspaceRef; snapshot: TreeSnapshot }> {
   const after = await snapshotTree(dir, dirname(dir), before ? { contentFor: before.racy } : {});
   const [input] = payload.inputs;
   if (before && input && sameTree(before, after)) {
     console.line(`[distci] workspace unchanged: the next steps get '${input.step}' (attempt ${input.attempt}) as it is; nothing uploaded`);
-    return { workspace: input, bytes: after.bytes };
+    return { workspace: input, snapshot: after };
   }
   const paths = [...after.entries.keys()];
   const gnu = await hasGnuTar();
   const pack = (): Readable => (gnu ? gnuTarPack(dir, paths) : packWorkspace(dir));
-  return { workspace: await uploadWorkspace(payload, pack, tctx, api, console), bytes: after.bytes };
+  return { workspace: await uploadWorkspace(payload, pack, tctx, api, console), snapshot: after };
 }
 
 async function downloadInput(payload: StepPayload, ref: WorkspaceRef, dir: string, api: HandoffIo, console: ConsoleWriter, signal: AbortSignal): Promise<void> {

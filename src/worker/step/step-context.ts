@@ -9,7 +9,7 @@ import { StepFailure } from './failure.js';
 import { SecretMasker } from './mask.js';
 import { parseStepPayload } from './payload.js';
 import type { WorkspaceCache } from './workspace-cache.js';
-import { handOnWorkspace, prepareWorkspace, snapshotInput } from './handoff.js';
+import { handOnWorkspace, prepareWorkspace } from './handoff.js';
 
 /** The step I/O calls a step worker makes (StepApi, or a stand-in in tests). */
 export type StepIo = Pick<StepApi, 'appendConsole' | 'secrets' | 'putWorkspace' | 'getWorkspace' | 'putArtifact' | 'listArtifacts' | 'getArtifact'>;
@@ -137,14 +137,13 @@ async function runStep<P>(kind: StepKind<P>, params: P, payload: StepPayload, tc
     const secrets = await fetchSecrets(payload, tctx, deps.api);
     for (const value of Object.values(secrets)) masker.add(value);
     console.line(`[distci] ${payload.type} '${payload.step}' of ${payload.job} #${payload.build}, attempt ${ticket.attempt}`);
-    await prepareWorkspace(payload, dir, deps.cache, deps.api, console, signal);
-    const before = await snapshotInput(payload, dir);
+    const before = await prepareWorkspace(payload, dir, deps.cache, deps.api, console, signal);
     const ctx: StepContext = { ticket, token, payload, dir, env: stepEnv(payload, ticket, dir), secrets, console, api: deps.api, signal, log };
     result = await kind.run(ctx, params);
     if (timeout?.aborted && !tctx.signal.aborted) throw timeout.reason;
     if (result.outcome === 'success') {
-      const { workspace, bytes } = await handOnWorkspace(payload, dir, before, tctx, deps.api, console);
-      await deps.cache.keep(payload.job, payload.build, workspace, dir, bytes);
+      const { workspace, snapshot } = await handOnWorkspace(payload, dir, before, tctx, deps.api, console);
+      await deps.cache.keep(payload.job, payload.build, workspace, dir, snapshot);
       kept = true;
       result = { ...result, data: { ...result.data, workspace } };
     }

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { WorkspaceRef } from '../../core/builds/step-payload.js';
+import type { TreeSnapshot } from './tree-snapshot.js';
 
 /** A name safe as one path component: no '/', '.', '..' or other surprises. */
 const component = (s: string): string =>
@@ -14,6 +15,18 @@ export interface CacheLimits {
   entries?: number;
   /** Bytes of file contents (default 2 GiB). */
   bytes?: number;
+  /**
+   * Tree snapshot entries remembered with them, in all (default 100,000, some 20 MB of
+   * memory); the oldest entries' snapshots are dropped first, and those are walked again.
+   */
+  snapshotEntries?: number;
+}
+
+interface Kept {
+  dir: string;
+  bytes: number;
+  /** The tree as the step that left it saw it last; null when dropped to save memory. */
+  snapshot: TreeSnapshot | null;
 }
 
 const refKey = (job: string, build: number, ref: WorkspaceRef): string => JSON.stringify([job, build, ref.step, ref.attempt]);
@@ -29,9 +42,10 @@ const refKey = (job: string, build: number, ref: WorkspaceRef): string => JSON.s
  * work root is its own).
  */
 export class WorkspaceCache {
-  /** refKey → directory and size, oldest first. */
-  private readonly kept = new Map<string, { dir: string; bytes: number }>();
+  /** refKey → directory, size and snapshot, oldest first. */
+  private readonly kept = new Map<string, Kept>();
   private keptBytes = 0;
+  private snapshotEntries = 0;
   readonly limits: Required<CacheLimits>;
 
   constructor(
@@ -40,7 +54,7 @@ export class WorkspaceCache {
     private readonly log?: Logger,
   ) {
     const l = typeof limits === 'number' ? { entries: limits } : limits;
-    this.limits = { entries: l.entries ?? 256, bytes: l.bytes ?? 2 * 1024 ** 3 };
+    this.limits = { entries: l.entries ?? 256, bytes: l.bytes ?? 2 * 1024 ** 3, snapshotEntries: l.snapshotEntries ?? 100_000 };
   }
 
   /** Where the attempt `step`/`attempt` of build `job` #`build` works. */
@@ -48,34 +62,46 @@ export class WorkspaceCache {
     return join(this.root, component(job), String(build), `${component(step)}-${attempt}`);
   }
 
-  /** Moves the kept copy of `ref` to `dest` (absent); false when this worker does not have it. */
-  async takeOver(job: string, build: number, ref: WorkspaceRef, dest: string): Promise<boolean> {
+  /**
+   * Moves the kept copy of `ref` to `dest` (absent). Null when this worker does not have
+   * it; else its snapshot, still exact: nothing touched the tree since (a rename changes
+   * only the root's own ctime, which snapshots leave out).
+   */
+  async takeOver(job: string, build: number, ref: WorkspaceRef, dest: string): Promise<{ snapshot: TreeSnapshot | null } | null> {
     const key = refKey(job, build, ref);
     const entry = this.kept.get(key);
-    if (!entry) return false;
+    if (!entry) return null;
     this.forget(key);
     try {
       await mkdir(dirname(dest), { recursive: true });
       await rename(entry.dir, dest);
-      return true;
+      return { snapshot: entry.snapshot };
     } catch (err) {
       this.log?.warn({ err, dir: entry.dir }, 'cached workspace could not be taken over; downloading it instead');
       await this.remove(entry.dir);
-      return false;
+      return null;
     }
   }
 
   /**
    * Keeps `dir` (a directory `dirFor` gave) as an exact copy of the stored workspace `ref`
-   * of build `job` #`build`, replacing an older copy of it and evicting the oldest entries.
+   * of build `job` #`build`, with the snapshot just taken of it, replacing an older copy
+   * of it and evicting the oldest entries.
    */
-  async keep(job: string, build: number, ref: WorkspaceRef, dir: string, bytes: number): Promise<void> {
+  async keep(job: string, build: number, ref: WorkspaceRef, dir: string, snapshot: TreeSnapshot): Promise<void> {
     const key = refKey(job, build, ref);
     const old = this.kept.get(key);
     this.forget(key);
     if (old && old.dir !== dir) await this.remove(old.dir);
-    this.kept.set(key, { dir, bytes });
-    this.keptBytes += bytes;
+    this.kept.set(key, { dir, bytes: snapshot.bytes, snapshot });
+    this.keptBytes += snapshot.bytes;
+    this.snapshotEntries += snapshot.entries.size;
+    for (const entry of this.kept.values()) {
+      if (this.snapshotEntries <= this.limits.snapshotEntries) break;
+      if (!entry.snapshot) continue;
+      this.snapshotEntries -= entry.snapshot.entries.size;
+      entry.snapshot = null;
+    }
     while (this.kept.size > this.limits.entries || (this.keptBytes > this.limits.bytes && this.kept.size > 1)) {
       const [oldest, entry] = this.kept.entries().next().value as [string, { dir: string }];
       this.forget(oldest);
@@ -94,6 +120,7 @@ export class WorkspaceCache {
     if (!entry) return;
     this.kept.delete(key);
     this.keptBytes -= entry.bytes;
+    this.snapshotEntries -= entry.snapshot?.entries.size ?? 0;
   }
 
   /** How many workspaces are kept now. */
