@@ -28,10 +28,9 @@ set -euo pipefail
 PACKAGES=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common)
 TOOLS=(ceph ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool)
 IP=127.0.0.1
-T0=$EPOCHREALTIME
-
-say() { printf '[ceph %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
-die() { printf 'ceph.sh: %s\n' "$*" >&2; exit 1; }
+SERVICE=ceph
+# shellcheck source=lib/service.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 missing_tools() {
   local t out=()
@@ -42,28 +41,9 @@ missing_tools() {
 install_packages() {
   local missing; missing=$(missing_tools)
   [ -z "$missing" ] && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "Ceph is not installed (missing: $missing). On Debian 12 run as root:
-  apt-get update && apt-get install -y --no-install-recommends ${PACKAGES[*]}
-or run this script as root, which installs them."
-  fi
-  say "installing ${PACKAGES[*]} (missing: $missing)"
-  export DEBIAN_FRONTEND=noninteractive
-  local apt=(apt-get -o DPkg::Lock::Timeout=300 -qq)
-  if ! apt-cache show ceph-mon >/dev/null 2>&1; then "${apt[@]}" update >&2; fi
-  "${apt[@]}" install -y --no-install-recommends "${PACKAGES[@]}" >&2 ||
-    { "${apt[@]}" update >&2 && "${apt[@]}" install -y --no-install-recommends "${PACKAGES[@]}" >&2; } ||
-    die "installing ${PACKAGES[*]} failed; see the apt-get output above"
+  apt_install "Ceph (missing: $missing)" "${PACKAGES[@]}"
   missing=$(missing_tools)
   [ -z "$missing" ] || die "still missing after install: $missing"
-}
-
-# TCP ports some process listens on (IPv4 and IPv6), from /proc: no ss or netstat needed.
-listening_ports() {
-  local _ local_addr _r _s state _rest
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | while read -r _ local_addr _r state _rest; do
-    [ "$state" = 0A ] && printf '%d\n' "0x${local_addr##*:}"
-  done
 }
 
 # N distinct ports in 20000-59999 that nothing listens on now.
@@ -71,7 +51,7 @@ free_ports() {
   local n=$1 used picked=() p
   used=" $(listening_ports | tr '\n' ' ') "
   while [ ${#picked[@]} -lt "$n" ]; do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    p=$(random_port 20000 40000)
     [[ $used == *" $p "* || " ${picked[*]} " == *" $p "* ]] || picked+=("$p")
   done
   echo "${picked[*]}"
@@ -87,9 +67,6 @@ random_text() {   # length, character set
 gateway_answers() {
   ( exec 3<>"/dev/tcp/$IP/$1" && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && IFS= read -r -t 5 line <&3 && [[ $line == HTTP/* ]] ) 2>/dev/null
 }
-
-# Alive = exists and is not a zombie.
-alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 
 # The PID of daemon NAME if it is running and is ours: its command line names our ceph.conf.
 our_pid() {

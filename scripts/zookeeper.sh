@@ -27,36 +27,16 @@ set -euo pipefail
 IP=127.0.0.1
 ZK_JAR=/usr/share/java/zookeeper.jar
 SLF4J_JAR=/usr/share/java/slf4j-simple.jar
-T0=$EPOCHREALTIME
-
-say() { printf '[zookeeper %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
-die() { printf 'zookeeper.sh: %s\n' "$*" >&2; exit 1; }
+SERVICE=zookeeper
+# shellcheck source=lib/service.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 installed() { [ -f "$ZK_JAR" ] && [ -f "$SLF4J_JAR" ] && command -v java >/dev/null 2>&1; }
 
 install_packages() {
   installed && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "ZooKeeper is not installed ($ZK_JAR or java missing). On Debian 12 run as root:
-  apt-get update && apt-get install -y --no-install-recommends zookeeper
-or run this script as root, which installs it."
-  fi
-  say "installing Debian's zookeeper package"
-  export DEBIAN_FRONTEND=noninteractive
-  local apt=(apt-get -o DPkg::Lock::Timeout=300 -qq)
-  if ! apt-cache show zookeeper >/dev/null 2>&1; then "${apt[@]}" update >&2; fi
-  "${apt[@]}" install -y --no-install-recommends zookeeper libslf4j-java >&2 ||
-    { "${apt[@]}" update >&2 && "${apt[@]}" install -y --no-install-recommends zookeeper libslf4j-java >&2; } ||
-    die "installing zookeeper failed; see the apt-get output above"
+  apt_install "ZooKeeper ($ZK_JAR or java)" zookeeper libslf4j-java
   installed || die "still missing after install: $ZK_JAR, $SLF4J_JAR or java"
-}
-
-# TCP ports some process listens on (IPv4 and IPv6), from /proc: no ss or netstat needed.
-listening_ports() {
-  local _ local_addr _r _s state _rest
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | while read -r _ local_addr _r state _rest; do
-    [ "$state" = 0A ] && printf '%d\n' "0x${local_addr##*:}"
-  done
 }
 
 # A base port P in 20000-39999 such that P..P+N-1, P+100.. and P+200.. are all free now.
@@ -64,7 +44,7 @@ free_base() {
   local n=$1 used p i ok tries
   used=" $(listening_ports | tr '\n' ' ') "
   for tries in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 20000))
+    p=$(random_port 20000 20000)
     ok=1
     for i in $(seq 0 $((n - 1))); do
       [[ $used == *" $((p + i)) "* || $used == *" $((p + 100 + i)) "* || $used == *" $((p + 200 + i)) "* ]] && ok=0
@@ -80,9 +60,6 @@ four_letters() {
 }
 
 mode_of() { four_letters "$1" srvr | sed -n 's/^Mode: //p'; }
-
-# Alive = exists and is not a zombie.
-alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 
 # The PID of node N if it is running and is ours: its command line names our zoo.cfg.
 our_pid() {
