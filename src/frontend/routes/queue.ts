@@ -18,7 +18,8 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
-import type { Ticket, TicketRefs, TicketStatus } from '../../core/ticket.js';
+import type { QueueTicket, QueueView, RouteSummary, WorkersView, WorkerView } from '../../core/queue-views.js';
+import type { Ticket, TicketStatus } from '../../core/ticket.js';
 import { allowsJob, type Identity } from '../auth.js';
 import type { ClaimDispatcher } from '../claim-dispatcher.js';
 
@@ -166,15 +167,6 @@ class QueueSnapshots {
   }
 }
 
-interface RouteSummary {
-  kind: string;
-  labels: string[];
-  pending: number;
-  leased: number;
-  oldestPendingAt: number | null;
-  oldestLeasedAt: number | null;
-}
-
 function routesOf(snapshot: Snapshot): RouteSummary[] {
   const routes = new Map<string, RouteSummary>();
   const route = (t: Ticket): RouteSummary => {
@@ -202,19 +194,7 @@ function leasedAt(t: Ticket): number {
   return t.leases.at(-1)?.at ?? t.updatedAt;
 }
 
-interface TicketView {
-  id: string;
-  kind: string;
-  labels: string[];
-  refs: TicketRefs;
-  priority: number;
-  attempt: number;
-  maxAttempts: number;
-  createdAt: number;
-  cancelRequested: boolean;
-}
-
-const view = (t: Ticket): TicketView => ({
+const view = (t: Ticket): QueueTicket => ({
   id: t.id,
   kind: t.kind,
   labels: t.labels,
@@ -250,7 +230,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async 
         response: Response,
       },
     },
-    async (request) => {
+    async (request): Promise<QueueView> => {
       const snapshot = visible(await snapshots.get(), request.identity);
       return {
         at: snapshot.at,
@@ -278,16 +258,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async 
         response: Response,
       },
     },
-    async (request) => {
+    async (request): Promise<WorkersView> => {
       const snapshot = visible(await snapshots.get(), request.identity);
-      interface WorkerView {
-        id: string;
-        kinds: string[] | null;
-        labels: string[] | null;
-        leases: { ticketId: string; kind: string; refs: TicketRefs; attempt: number; leasedAt: number; expiresAt: number | null }[];
-        waiting: number;
-        lastSeenAt: number;
-      }
       const workers = new Map<string, WorkerView>();
       const worker = (id: string): WorkerView => {
         let w = workers.get(id);

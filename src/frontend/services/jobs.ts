@@ -2,28 +2,13 @@ import type { Coordinator } from '../../coordination/contract.js';
 import { jobKey } from '../../core/builds/build.js';
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { parseJobConfig } from '../../core/jobs/job-config.js';
+import type { JobRecord, JobVersion } from '../../core/jobs/records.js';
 import type { JobConfig } from '../../core/jobs/types.js';
 import type { Store } from '../../storage/contract.js';
 import { cronKey, type CronEntry } from './cron.js';
 import { repoIndexPrefix, webhookRepositories } from './webhooks.js';
 
-export interface JobRecord {
-  id: string;
-  version: number;
-  config: JobConfig;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface JobVersion {
-  id: string;
-  version: number;
-  config: JobConfig;
-  /** The text as applied, so `show` gives back what people wrote. */
-  source: string;
-  format: 'yaml' | 'json';
-  appliedAt: number;
-}
+export type { JobRecord, JobVersion };
 
 const versionKey = (job: string, version: number): string => `jobs/${job}/versions/${String(version).padStart(8, '0')}.json`;
 

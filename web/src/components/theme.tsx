@@ -11,9 +11,18 @@ function stored(): Theme {
   return value === 'light' || value === 'dark' ? value : 'auto';
 }
 
+const system = (): MediaQueryList => window.matchMedia('(prefers-color-scheme: dark)');
+
+/** Sets html[data-theme] to light or dark: the choice, or the system's scheme for `auto`. */
 export function applyTheme(theme: Theme = stored()): void {
-  if (theme === 'auto') delete document.documentElement.dataset.theme;
-  else document.documentElement.dataset.theme = theme;
+  document.documentElement.dataset.theme = theme === 'auto' ? (system().matches ? 'dark' : 'light') : theme;
+}
+
+/** Follows the system's scheme when it changes, unless the user chose one. */
+export function followSystemTheme(): void {
+  system().addEventListener('change', () => {
+    if (stored() === 'auto') applyTheme('auto');
+  });
 }
 
 export function ThemeToggle() {
