@@ -210,7 +210,7 @@ export const seedJob = (id: string): Record<string, unknown> => ({
 });
 
 /** PUTs the jobs, `inFlight` at once spread over the frontends; returns seconds taken. */
-export async function registerJobs(d: Deployment, configs: (i: number) => Record<string, unknown>, count: number, inFlight = 32): Promise<number> {
+export async function registerJobs(d: Deployment, configs: (i: number) => Record<string, unknown>, count: number, inFlight = 64): Promise<number> {
   const started = performance.now();
   let next = 0;
   await Promise.all(

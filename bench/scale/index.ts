@@ -120,7 +120,7 @@ function procSum(stage: RampStage, prefix: string, children = false): { cpuPct: 
 
 function rampRows(r: RampResult, s: Settings): ResultRow[] {
   const rows: ResultRow[] = [];
-  rows.push({ group: `${r.backend}: registration`, metric: `register ${r.jobs.toLocaleString('en-US')} jobs`, value: r.registerSeconds, unit: 's', detail: `32 PUTs in flight; ${(r.jobs / r.registerSeconds).toFixed(0)} jobs/s` });
+  rows.push({ group: `${r.backend}: registration`, metric: `register ${r.jobs.toLocaleString('en-US')} jobs`, value: r.registerSeconds, unit: 's', detail: `64 PUTs in flight; ${(r.jobs / r.registerSeconds).toFixed(0)} jobs/s` });
   for (const st of r.stages) {
     const g = `${r.backend}: ${st.n} builds in flight (S = ${s.sleepSeconds} s, ${st.seconds.toFixed(0)} s window)`;
     const fe = procSum(st, 'frontend');
@@ -159,7 +159,7 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
   rows.push(
     { group: g, metric: 'builds triggered', value: r.drain.triggered, unit: '', detail: `drained in ${r.drain.seconds.toFixed(0)} s` },
     { group: g, metric: 'builds failed', value: r.drain.failed.length, unit: '', target: '0', met: r.drain.failed.length === 0, detail: r.drain.failed.slice(0, 5).map((f) => `${f.build} ${f.status}`).join(', ') },
-    { group: g, metric: 'builds lost (not final after the drain)', value: r.drain.lost.length, unit: '', target: '0', met: r.drain.lost.length === 0, detail: r.drain.lost.slice(0, 5).join(', ') },
+    { group: g, metric: 'builds lost (not final after the drain)', value: r.drain.lost.length, unit: '', target: '0', met: r.drain.lost.length === 0, detail: r.drain.lost.length === 0 ? '' : `status at the end of the drain: ${Object.entries(r.drain.lostStatus).map(([k, v]) => `${k} ${v}`).join(', ')}; e.g. ${r.drain.lost.slice(0, 3).join(', ')}` },
   );
   return rows;
 }

@@ -39,6 +39,8 @@ export interface LoadgenDrained {
   succeeded: number;
   failed: { build: string; status: string }[];
   lost: string[];
+  /** The status each lost build had when the drain ended (still queued or running, or unreadable). */
+  lostStatus: Record<string, number>;
 }
 
 export type LoadgenOut = { type: 'status'; inFlight: number; triggered: number; finished: number; failed: number; triggerErrors: number } | LoadgenWindow | LoadgenDrained;
@@ -187,8 +189,20 @@ class LoadGenerator {
     while ((this.inFlight.size > 0 || this.triggering > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     clearInterval(this.ticker);
     clearInterval(this.statusTimer);
+    const lostStatus: Record<string, number> = {};
+    for (const t of this.inFlight.values()) {
+      let status = 'unreadable';
+      try {
+        const res = await this.pools[0]!.request({ method: 'GET', path: `/api/v1/jobs/${t.job}/builds/${t.number}` });
+        const text = await res.body.text();
+        if (res.statusCode === 200) status = (JSON.parse(text) as BuildView).status;
+      } catch {
+        // counted as unreadable
+      }
+      lostStatus[status] = (lostStatus[status] ?? 0) + 1;
+    }
     await Promise.all(this.pools.map((p) => p.close()));
-    return { type: 'drained', triggered: this.triggeredTotal, succeeded: this.succeeded, failed: this.failed, lost: [...this.inFlight.keys()] };
+    return { type: 'drained', triggered: this.triggeredTotal, succeeded: this.succeeded, failed: this.failed, lost: [...this.inFlight.keys()], lostStatus };
   }
 }
 

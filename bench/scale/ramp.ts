@@ -64,7 +64,7 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
   const d = await startDeployment(args, { name: `ramp-${backend}`, backend, frontends: s.frontends, workers: s.workers, slots: s.slots, frontendEnv: s.frontendEnv });
   try {
     const repo = makeRepository(join(d.dir, 'repo'));
-    args.log(`${backend}: registering ${s.jobs} jobs (32 PUTs in flight over ${d.urls.length} frontend(s))`);
+    args.log(`${backend}: registering ${s.jobs} jobs (64 PUTs in flight over ${d.urls.length} frontend(s))`);
     const registerSeconds = await registerJobs(d, (i) => scaleJob(jobName(i), repo), s.jobs);
     args.log(`${backend}: ${s.jobs} jobs registered in ${registerSeconds.toFixed(1)} s`);
 
