@@ -1,6 +1,6 @@
 /**
  * The scale chart as a self-contained SVG (no dependency): left, dispatch latency p50
- * and p99 against concurrent builds; right, the frontends' CPU against concurrent
+ * and p99 against concurrent builds (log scale: it spans 1 ms to seconds); right, the frontends' CPU against concurrent
  * builds; one colour per backend.
  */
 
@@ -29,15 +29,19 @@ interface Line {
   points: { x: number; y: number }[];
 }
 
-function panel(x0: number, title: string, yLabel: string, xs: number[], lines: Line[], target?: { y: number; label: string }): string {
+/** A panel; with `log`, the y axis is logarithmic from 0.1 to the next power of ten. */
+function panel(x0: number, title: string, yLabel: string, xs: number[], lines: Line[], target?: { y: number; label: string }, log = false): string {
   const xMax = niceMax(Math.max(...xs, 1));
-  const yMax = niceMax(Math.max(...lines.flatMap((l) => l.points.map((p) => p.y)).filter(Number.isFinite), target?.y ?? 0, 1) * 1.1);
+  const top = Math.max(...lines.flatMap((l) => l.points.map((p) => p.y)).filter(Number.isFinite), target?.y ?? 0, 1);
+  const yMax = log ? 10 ** Math.ceil(Math.log10(top * 1.01)) : niceMax(top * 1.1);
+  const yMin = log ? 0.1 : 0;
+  const frac = (y: number): number => (log ? (Math.log10(Math.max(y, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin)) : Math.min(y, yMax) / yMax);
   const px = (x: number): number => x0 + M.left + (x / xMax) * (W - M.left - M.right);
-  const py = (y: number): number => M.top + (1 - Math.min(y, yMax) / yMax) * (H - M.top - M.bottom);
+  const py = (y: number): number => M.top + (1 - Math.min(1, frac(y))) * (H - M.top - M.bottom);
   const out: string[] = [];
   out.push(`<text x="${x0 + W / 2}" y="20" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
-  for (let i = 0; i <= 5; i++) {
-    const y = (yMax * i) / 5;
+  const ticks = log ? Array.from({ length: Math.round(Math.log10(yMax / yMin)) + 1 }, (_, i) => yMin * 10 ** i) : Array.from({ length: 6 }, (_, i) => (yMax * i) / 5);
+  for (const y of ticks) {
     out.push(`<line x1="${px(0)}" x2="${px(xMax)}" y1="${py(y)}" y2="${py(y)}" stroke="#ddd"/>`);
     out.push(`<text x="${px(0) - 6}" y="${py(y) + 4}" text-anchor="end">${+y.toPrecision(3)}</text>`);
   }
@@ -47,7 +51,7 @@ function panel(x0: number, title: string, yLabel: string, xs: number[], lines: L
   }
   out.push(`<text x="${x0 + M.left + (W - M.left - M.right) / 2}" y="${H - 8}" text-anchor="middle">concurrent builds</text>`);
   out.push(`<text transform="translate(${x0 + 14},${M.top + (H - M.top - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
-  out.push(`<line x1="${px(0)}" x2="${px(0)}" y1="${py(0)}" y2="${py(yMax)}" stroke="#000"/><line x1="${px(0)}" x2="${px(xMax)}" y1="${py(0)}" y2="${py(0)}" stroke="#000"/>`);
+  out.push(`<line x1="${px(0)}" x2="${px(0)}" y1="${py(yMin)}" y2="${py(yMax)}" stroke="#000"/><line x1="${px(0)}" x2="${px(xMax)}" y1="${py(yMin)}" y2="${py(yMin)}" stroke="#000"/>`);
   if (target) {
     out.push(`<line x1="${px(0)}" x2="${px(xMax)}" y1="${py(target.y)}" y2="${py(target.y)}" stroke="#888" stroke-dasharray="2,3"/>`);
     out.push(`<text x="${px(xMax) - 4}" y="${py(target.y) - 4}" text-anchor="end" fill="#666">${esc(target.label)}</text>`);
@@ -73,7 +77,7 @@ export function scaleChart(series: readonly ChartSeries[], subtitle: string): st
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 24}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    panel(0, 'dispatch latency (ticket posted → claimed)', 'ms', xs, latency, { y: 100, label: 'target p99 ≤ 100 ms' }),
+    panel(0, 'dispatch latency (ticket posted → claimed)', 'ms (log scale)', xs, latency, { y: 100, label: 'target p99 ≤ 100 ms' }, true),
     panel(W, 'frontend CPU (all frontends)', '% of one CPU', xs, cpu),
     `<text x="${W}" y="${H + 16}" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`,
     '</svg>',

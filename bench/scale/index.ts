@@ -74,7 +74,11 @@ function settings(o: BenchArgs['options'], coordinator: string | undefined): Set
     if (ns.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError(`--n takes comma-separated positive integers, got '${String(o.n)}'`);
   }
   const maxN = Math.max(...ns);
-  const workers = intOption(o.workers, 2, 'workers', 1);
+  // A worker's HTTP agent holds at most 256 connections per frontend (src/client/api-client.ts),
+  // and each idle slot parks a claim on one: more than ~200 slots per worker would queue
+  // its renewals and completions behind parked claims. So: more workers, ≤ 200 slots each.
+  const totalSlots = Math.ceil(maxN * 1.15 + 20);
+  const workers = intOption(o.workers, Math.max(2, Math.ceil(totalSlots / 200)), 'workers', 1);
   let backends = list<Backend>(o.backend, ['sqlite', 'zookeeper'], ['sqlite', 'zookeeper'], 'backend');
   if (coordinator !== undefined) {
     if (coordinator === 'zookeeper') backends = ['zookeeper'];
@@ -92,7 +96,7 @@ function settings(o: BenchArgs['options'], coordinator: string | undefined): Set
     jobs: intOption(o.jobs, quick ? 1000 : 10_000, 'jobs', 1),
     frontends: intOption(o.frontends, 2, 'frontends', 1),
     workers,
-    slots: intOption(o.slots, Math.ceil((maxN * 1.15 + 20) / workers), 'slots', 1),
+    slots: intOption(o.slots, Math.ceil(totalSlots / workers), 'slots', 1),
     drainSeconds: intOption(o.drain, 120, 'drain', 1),
     flatBuilds: intOption(o['flat-builds'], 100, 'flat-builds', 1),
     flatJobs: intOption(o['flat-jobs'], quick ? 1000 : 10_000, 'flat-jobs', 1),
@@ -249,7 +253,7 @@ async function run(args: BenchArgs): Promise<BenchResult> {
   for (const backend of s.backends) {
     if (s.modes.includes('flat') && s.flatBackends.includes(backend)) {
       const flatBackend = backend;
-      const v = await runFlat(args, flatBackend, { builds: s.flatBuilds, bigJobs: s.flatJobs, finishedBuilds: s.finishedBuilds, sleepSeconds: 1, runs: s.flatRuns, frontends: s.frontends, workers: s.workers, slots: Math.ceil((s.flatBuilds * 1.2) / s.workers) });
+      const v = await runFlat(args, flatBackend, { builds: s.flatBuilds, bigJobs: s.flatJobs, finishedBuilds: s.finishedBuilds, sleepSeconds: 1, runs: s.flatRuns, frontends: s.frontends, workers: 2, slots: Math.ceil((s.flatBuilds * 1.2) / 2) });
       flats[backend] = v;
       rows.push(...flatRows(backend, v, s));
     }
@@ -302,7 +306,7 @@ export const scale: BenchModule = {
     rate: { type: 'string', arg: 'n', help: 'most triggers per second of the load generator (default 8)' },
     jobs: { type: 'string', arg: 'n', help: 'jobs registered for the ramp (default 10000)' },
     frontends: { type: 'string', arg: 'n', help: 'frontend processes (default 2)' },
-    workers: { type: 'string', arg: 'n', help: 'worker processes (default 2)' },
+    workers: { type: 'string', arg: 'n', help: 'worker processes (default: enough for ≤ 200 slots each, at least 2)' },
     slots: { type: 'string', arg: 'n', help: 'slots per worker (default 1.15 × max N / workers)' },
     drain: { type: 'string', arg: 's', help: 'seconds past S the drain waits for builds to end (default 120)' },
     'flat-builds': { type: 'string', arg: 'n', help: 'builds of the flat run (default 100)' },
