@@ -209,18 +209,32 @@ export const seedJob = (id: string): Record<string, unknown> => ({
   steps: [{ name: 'work', type: 'execute-shell', params: { script: 'true' } }],
 });
 
-/** PUTs the jobs, `inFlight` at once spread over the frontends; returns seconds taken. */
-export async function registerJobs(d: Deployment, configs: (i: number) => Record<string, unknown>, count: number, inFlight = 64): Promise<number> {
+/**
+ * PUTs the jobs, `inFlight` at once spread over the frontends, retrying 503s (retryable
+ * by contract, e.g. SQLITE_BUSY) as every distci client does; returns seconds taken and
+ * how many PUTs were answered 503.
+ */
+export async function registerJobs(d: Deployment, configs: (i: number) => Record<string, unknown>, count: number, inFlight = 32): Promise<{ seconds: number; retried: number }> {
   const started = performance.now();
   let next = 0;
+  let retried = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async (_, lane) => {
       const pool = d.pools[lane % d.pools.length]!;
       while (next < count) {
         const config = configs(next++);
-        expectStatus(`apply job ${String(config.id)}`, await requestJson(pool, 'PUT', `/api/v1/jobs/${String(config.id)}`, config), 200, 201);
+        for (let attempt = 1; ; attempt++) {
+          const answer = await requestJson(pool, 'PUT', `/api/v1/jobs/${String(config.id)}`, config);
+          if (answer.status === 503 && attempt < 10) {
+            retried++;
+            await sleep(100 * attempt);
+            continue;
+          }
+          expectStatus(`apply job ${String(config.id)}`, answer, 200, 201);
+          break;
+        }
       }
     }),
   );
-  return (performance.now() - started) / 1000;
+  return { seconds: (performance.now() - started) / 1000, retried };
 }

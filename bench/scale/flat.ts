@@ -58,7 +58,7 @@ export async function runFlat(args: BenchArgs, backend: Backend, s: FlatSettings
     try {
       const repo = makeRepository(join(d.dir, 'repo'));
       // Jobs 0..builds-1 are the measured three-step jobs; the rest hold the seeded builds.
-      const registerSeconds = await registerJobs(d, (i) => (i < s.builds ? scaleJob(jobName(i), repo) : seedJob(jobName(i))), v.jobs);
+      const { seconds: registerSeconds } = await registerJobs(d, (i) => (i < s.builds ? scaleJob(jobName(i), repo) : seedJob(jobName(i))), v.jobs);
       args.log(`flat (${backend}, ${v.name}): ${v.jobs} jobs registered in ${registerSeconds.toFixed(1)} s`);
       let seed: SeedResult | null = null;
       if (v.finished > 0) {

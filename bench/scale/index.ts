@@ -124,7 +124,7 @@ function procSum(stage: RampStage, prefix: string, children = false): { cpuPct: 
 
 function rampRows(r: RampResult, s: Settings): ResultRow[] {
   const rows: ResultRow[] = [];
-  rows.push({ group: `${r.backend}: registration`, metric: `register ${r.jobs.toLocaleString('en-US')} jobs`, value: r.registerSeconds, unit: 's', detail: `64 PUTs in flight; ${(r.jobs / r.registerSeconds).toFixed(0)} jobs/s` });
+  rows.push({ group: `${r.backend}: registration`, metric: `register ${r.jobs.toLocaleString('en-US')} jobs`, value: r.registerSeconds, unit: 's', detail: `32 PUTs in flight over ${s.frontends} frontends; ${(r.jobs / r.registerSeconds).toFixed(0)} jobs/s; ${r.registerRetries} answered 503 (retryable) and sent again` });
   for (const st of r.stages) {
     const g = `${r.backend}: ${st.n} builds in flight (S = ${s.sleepSeconds} s, ${st.seconds.toFixed(0)} s window)`;
     const fe = procSum(st, 'frontend');
