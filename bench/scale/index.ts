@@ -16,8 +16,9 @@
  * Each mode runs on `sqlite` (two frontends on one data dir) and/or `zookeeper` (a
  * throwaway 3-node ensemble from scripts/zookeeper.sh, the same two frontends on a fresh
  * root, a shared file: store). The machine has 2 cores and a build costs ~236 ms of CPU,
- * so about 8 builds/s fit; the sleep S defaults to max N / 6 s so that max N builds in
- * flight need about 6 builds/s.
+ * so about 8 builds/s fit; the sleep S defaults to N / 6 s at each N, so that N builds in
+ * flight need about 6 builds/s at every N: the same throughput, more concurrency. Each N
+ * is measured once its first builds have had their sleep (steady state).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -36,7 +37,8 @@ interface Settings {
   modes: Mode[];
   backends: Backend[];
   ns: number[];
-  sleepSeconds: number;
+  /** The shell step's sleep at each N. */
+  sleeps: number[];
   windowSeconds: number;
   settleSeconds: number;
   ratePerSec: number;
@@ -89,7 +91,7 @@ function settings(o: BenchArgs['options'], coordinator: string | undefined): Set
     modes: list<Mode>(o.modes, [...MODES], MODES, 'modes'),
     backends,
     ns,
-    sleepSeconds: intOption(o.sleep, Math.max(5, Math.ceil(maxN / 6)), 'sleep', 0),
+    sleeps: o.sleep === undefined ? ns.map((n) => Math.max(5, Math.ceil(n / 6))) : ns.map(() => intOption(o.sleep, 0, 'sleep', 0)),
     windowSeconds: intOption(o.window, quick ? 15 : 30, 'window', 1),
     settleSeconds: intOption(o.settle, quick ? 5 : 10, 'settle', 0),
     ratePerSec: intOption(o.rate, 8, 'rate', 1),
@@ -126,7 +128,7 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
   const rows: ResultRow[] = [];
   rows.push({ group: `${r.backend}: registration`, metric: `register ${r.jobs.toLocaleString('en-US')} jobs`, value: r.registerSeconds, unit: 's', detail: `32 PUTs in flight over ${s.frontends} frontends; ${(r.jobs / r.registerSeconds).toFixed(0)} jobs/s; ${r.registerRetries} answered 503 (retryable) and sent again` });
   for (const st of r.stages) {
-    const g = `${r.backend}: ${st.n} builds in flight (S = ${s.sleepSeconds} s, ${st.seconds.toFixed(0)} s window)`;
+    const g = `${r.backend}: ${st.n} builds in flight (S = ${st.sleepSeconds} s, ${st.seconds.toFixed(0)} s window)`;
     const fe = procSum(st, 'frontend');
     const wk = procSum(st, 'worker', true);
     const zk = procSum(st, 'zookeeper');
@@ -142,7 +144,7 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
         ...(st.n >= 1000 ? { target: `≤ ${TARGET.dispatchP99Ms} ms`, met: st.dispatch.p99Ms <= TARGET.dispatchP99Ms } : {}),
         detail: st.dispatch.overflow > 0 ? `${(st.dispatch.overflow * 100).toFixed(1)}% above 5 s` : '',
       },
-      { group: g, metric: 'build created → first step started p50', value: st.buildQueuedMs.p50, unit: 'ms', detail: `p99 ${st.buildQueuedMs.p99.toFixed(0)} ms; created → finished p50 ${st.buildTotalMs.p50.toFixed(0)} ms (sleep ${s.sleepSeconds * 1000} ms)` },
+      { group: g, metric: 'build created → first step started p50', value: st.buildQueuedMs.p50, unit: 'ms', detail: `p99 ${st.buildQueuedMs.p99.toFixed(0)} ms; created → finished p50 ${st.buildTotalMs.p50.toFixed(0)} ms (sleep ${st.sleepSeconds * 1000} ms)` },
     );
     for (const k of ['jobs list', 'builds list', 'build show', 'console'] as const) {
       rows.push({ group: g, metric: `API ${k} p99`, value: st.api[k].p99, unit: 'ms', ...(k === 'console' ? {} : { target: `≤ ${TARGET.apiP99Ms} ms`, met: st.api[k].p99 <= TARGET.apiP99Ms }), detail: apiDetail(k) });
@@ -217,14 +219,14 @@ function floodRows(backend: Backend, f: FloodResult, s: Settings): ResultRow[] {
 /** One compact table per backend for BENCHMARKS.md (and the chart's points). */
 function compactTable(ramps: RampResult[]): string {
   const out = [
-    '| backend | N | started/s | dispatch p50 / p99 | list p99 | show p99 | console p99 | frontend RSS max | frontend CPU | worker CPU | ZooKeeper CPU | coord. ops/s | failed | other processes |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| backend | N | S | started/s | dispatch p50 / p99 | list p99 | show p99 | console p99 | frontend RSS max | frontend CPU | worker CPU | ZooKeeper CPU | coord. ops/s | failed | other processes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of ramps)
     for (const st of r.stages) {
       const fe = procSum(st, 'frontend');
       out.push(
-        `| ${r.backend} | ${st.n} | ${st.triggeredPerSec.toFixed(2)} | ${st.dispatch.p50Ms.toFixed(1)} / ${st.dispatch.p99Ms.toFixed(1)} ms | ${st.api['jobs list'].p99.toFixed(1)} ms | ${st.api['build show'].p99.toFixed(1)} ms | ` +
+        `| ${r.backend} | ${st.n} | ${st.sleepSeconds} s | ${st.triggeredPerSec.toFixed(2)} | ${st.dispatch.p50Ms.toFixed(1)} / ${st.dispatch.p99Ms.toFixed(1)} ms | ${st.api['jobs list'].p99.toFixed(1)} ms | ${st.api['build show'].p99.toFixed(1)} ms | ` +
           `${st.api.console.p99.toFixed(1)} ms | ${fe.rssMaxMiB.toFixed(0)} MiB | ${fe.cpuPct.toFixed(0)}% | ${procSum(st, 'worker', true).cpuPct.toFixed(0)}% | ` +
           `${r.backend === 'zookeeper' ? `${procSum(st, 'zookeeper').cpuPct.toFixed(0)}%` : '–'} | ${st.coordinatorOpsPerSec.toFixed(0)} | ${st.failed} | ${st.otherCpuPct.toFixed(0)}% |`,
       );
@@ -235,7 +237,7 @@ function compactTable(ramps: RampResult[]): string {
 async function run(args: BenchArgs): Promise<BenchResult> {
   const s = settings(args.options, args.coordinator);
   args.log(
-    `scale: modes ${s.modes.join(',')} on ${s.backends.join(',')}; N ${s.ns.join(',')}, S ${s.sleepSeconds} s, ${s.jobs} jobs, ` +
+    `scale: modes ${s.modes.join(',')} on ${s.backends.join(',')}; N ${s.ns.join(',')}, S ${s.sleeps.join(',')} s, ${s.jobs} jobs, ` +
       `${s.frontends} frontends, ${s.workers} workers × ${s.slots} slots, at most ${s.ratePerSec} triggers/s`,
   );
   const frontendEnv = s.profileDir ? profileEnv(s.profileDir) : undefined;
@@ -268,7 +270,7 @@ async function run(args: BenchArgs): Promise<BenchResult> {
   if (s.chart && ramps.length > 0) {
     mkdirSync(dirname(s.chart), { recursive: true });
     const series = ramps.map((r) => ({ backend: r.backend, points: r.stages.map((st) => ({ n: st.n, p50Ms: st.dispatch.p50Ms, p99Ms: st.dispatch.p99Ms, frontendCpuPct: procSum(st, 'frontend').cpuPct })) }));
-    writeFileSync(s.chart, scaleChart(series, `distci scale bench, ${new Date().toISOString().slice(0, 16)}Z, S = ${s.sleepSeconds} s, ${s.jobs} jobs, ${s.frontends} frontends, ${s.workers} workers`));
+    writeFileSync(s.chart, scaleChart(series, `distci scale bench, ${new Date().toISOString().slice(0, 16)}Z, S = ${s.sleeps.join('/')} s, ${s.jobs} jobs, ${s.frontends} frontends, ${s.workers} workers`));
     args.log(`chart written to ${s.chart}`);
   }
   return {
@@ -300,7 +302,7 @@ export const scale: BenchModule = {
     modes: { type: 'string', arg: 'm,m', help: 'ramp, flat, flood (default all)' },
     backend: { type: 'string', arg: 'b,b', help: 'sqlite, zookeeper (default both)' },
     n: { type: 'string', arg: 'n,n', help: 'builds in flight to ramp through (default 100,500,1000)' },
-    sleep: { type: 'string', arg: 's', help: 'seconds the shell step sleeps (default max N / 6)' },
+    sleep: { type: 'string', arg: 's', help: 'seconds the shell step sleeps (default N / 6 at each N, so ~6 builds/s at every N)' },
     window: { type: 'string', arg: 's', help: 'measured seconds at each N (default 30)' },
     settle: { type: 'string', arg: 's', help: 'seconds after reaching N before measuring (default 10)' },
     rate: { type: 'string', arg: 'n', help: 'most triggers per second of the load generator (default 8)' },

@@ -4,7 +4,7 @@
  *
  * It keeps `target` builds in flight (triggered, not yet final), triggering at most
  * `ratePerSec` per second, round-robin over the jobs it was given, each with the build
- * parameter SLEEP. A trigger carries an idempotency key, so a retry after an unknown
+ * parameter SLEEP (set with the target). A trigger carries an idempotency key, so a retry after an unknown
  * outcome never makes two builds. It learns that a build ended by reading it
  * (`GET /jobs/J/builds/N`) once it can have ended (trigger + SLEEP), then every second:
  * no busy polling of builds that are known to be asleep.
@@ -16,7 +16,7 @@ import { Pool } from 'undici';
 
 export type LoadgenIn =
   | { type: 'start'; urls: string[]; jobs: string[]; sleepSeconds: number; ratePerSec: number }
-  | { type: 'target'; n: number }
+  | { type: 'target'; n: number; sleepSeconds: number }
   | { type: 'window' }
   | { type: 'drain'; timeoutMs: number };
 
@@ -78,6 +78,7 @@ class LoadGenerator {
   private readonly statusTimer: NodeJS.Timeout;
 
   constructor(private readonly cfg: Extract<LoadgenIn, { type: 'start' }>) {
+    this.sleepSeconds = cfg.sleepSeconds;
     this.pools = cfg.urls.map((url) => new Pool(url, { connections: 16, pipelining: 1, keepAliveTimeout: 60_000 }));
     let last = performance.now();
     this.ticker = setInterval(() => {
@@ -90,8 +91,11 @@ class LoadGenerator {
     this.statusTimer = setInterval(() => send({ type: 'status', inFlight: this.inFlight.size, triggered: this.triggeredTotal, finished: this.succeeded + this.failed.length, failed: this.failed.length, triggerErrors: this.triggerErrors }), 2000);
   }
 
-  setTarget(n: number): void {
+  private sleepSeconds: number;
+
+  setTarget(n: number, sleepSeconds: number): void {
     this.target = n;
+    this.sleepSeconds = sleepSeconds;
   }
 
   private pool(): Pool {
@@ -109,6 +113,7 @@ class LoadGenerator {
   private async trigger(): Promise<void> {
     this.triggering++;
     const job = this.cfg.jobs[this.nextJob++ % this.cfg.jobs.length]!;
+    const sleepSeconds = this.sleepSeconds;
     const key = `loadgen-${process.pid}-${this.seq++}`;
     const pool = this.pool();
     try {
@@ -118,12 +123,12 @@ class LoadGenerator {
             method: 'POST',
             path: `/api/v1/jobs/${job}/builds`,
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ parameters: { SLEEP: String(this.cfg.sleepSeconds) }, idempotencyKey: key }),
+            body: JSON.stringify({ parameters: { SLEEP: String(sleepSeconds) }, idempotencyKey: key }),
           });
           const text = await res.body.text();
           if (res.statusCode === 201 || res.statusCode === 200) {
             const number = (JSON.parse(text) as { number: number }).number;
-            this.inFlight.set(`${job}#${number}`, { job, number, nextPollAt: Date.now() + this.cfg.sleepSeconds * 1000 + 300 });
+            this.inFlight.set(`${job}#${number}`, { job, number, nextPollAt: Date.now() + sleepSeconds * 1000 + 300 });
             this.triggeredTotal++;
             this.window.triggered++;
             return;
@@ -218,7 +223,7 @@ process.on('message', (message: LoadgenIn) => {
       generator = new LoadGenerator(message);
       return;
     case 'target':
-      generator?.setTarget(message.n);
+      generator?.setTarget(message.n, message.sleepSeconds);
       return;
     case 'window':
       if (generator) send(generator.takeWindow());

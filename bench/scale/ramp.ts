@@ -14,7 +14,8 @@ import { PROBE_KINDS, type ProbeKind, type ProberIn, type ProberWindow } from '.
 
 export interface RampSettings {
   ns: number[];
-  sleepSeconds: number;
+  /** The shell step's sleep at each N (same order as `ns`). */
+  sleeps: number[];
   windowSeconds: number;
   settleSeconds: number;
   ratePerSec: number;
@@ -29,6 +30,7 @@ export interface RampSettings {
 
 export interface RampStage {
   n: number;
+  sleepSeconds: number;
   seconds: number;
   /** How long reaching N took, from setting the target. */
   fillSeconds: number;
@@ -83,18 +85,21 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
         args.log(`${backend}: in flight ${m.inFlight}, triggered ${m.triggered}, finished ${m.finished}, failed ${m.failed}, trigger errors ${m.triggerErrors}`);
       }
     });
-    loadgen.send({ type: 'start', urls: d.urls, jobs, sleepSeconds: s.sleepSeconds, ratePerSec: s.ratePerSec });
+    loadgen.send({ type: 'start', urls: d.urls, jobs, sleepSeconds: s.sleeps[0] ?? 1, ratePerSec: s.ratePerSec });
     prober.send({ type: 'start', urls: d.urls, jobs, thinkMs: s.thinkMs });
 
     const stages: RampStage[] = [];
-    for (const n of s.ns) {
+    for (const [i, n] of s.ns.entries()) {
+      const sleepSeconds = s.sleeps[i]!;
       const fillStarted = performance.now();
-      loadgen.send({ type: 'target', n });
-      const fillLimit = Date.now() + (s.sleepSeconds + n / s.ratePerSec + 120) * 1000;
+      loadgen.send({ type: 'target', n, sleepSeconds });
+      const fillLimit = Date.now() + (sleepSeconds + n / s.ratePerSec + 120) * 1000;
       while (status.inFlight < 0.98 * n && Date.now() < fillLimit) await sleep(500);
       const fillSeconds = (performance.now() - fillStarted) / 1000;
-      args.log(`${backend}: N=${n} reached (${status.inFlight} in flight) after ${fillSeconds.toFixed(0)} s; settling ${s.settleSeconds} s, then measuring ${s.windowSeconds} s`);
-      await sleep(s.settleSeconds * 1000);
+      // Steady state: the first builds of this N have had their sleep and end as new ones start.
+      const settle = Math.max(s.settleSeconds, sleepSeconds + 5 - fillSeconds);
+      args.log(`${backend}: N=${n} (S = ${sleepSeconds} s) reached (${status.inFlight} in flight) after ${fillSeconds.toFixed(0)} s; settling ${settle.toFixed(0)} s, then measuring ${s.windowSeconds} s`);
+      await sleep(settle * 1000);
 
       const before = await d.scrape();
       const meter = new ProcMeter({ ...d.pids(), loadgen: loadgen.pid, prober: prober.pid });
@@ -120,6 +125,7 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
       }
       const stage: RampStage = {
         n,
+        sleepSeconds,
         seconds,
         fillSeconds,
         triggeredPerSec: lw.triggered / lw.seconds,
@@ -147,9 +153,10 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
     }
 
     const drainStarted = performance.now();
-    args.log(`${backend}: draining: no more triggers; waiting for the ${status.inFlight} builds in flight (at most ${s.sleepSeconds + s.drainSeconds} s)`);
-    loadgen.send({ type: 'drain', timeoutMs: (s.sleepSeconds + s.drainSeconds) * 1000 });
-    const drained = await loadgen.next('drained', (s.sleepSeconds + s.drainSeconds + 60) * 1000);
+    const lastSleep = Math.max(...s.sleeps);
+    args.log(`${backend}: draining: no more triggers; waiting for the ${status.inFlight} builds in flight (at most ${lastSleep + s.drainSeconds} s)`);
+    loadgen.send({ type: 'drain', timeoutMs: (lastSleep + s.drainSeconds) * 1000 });
+    const drained = await loadgen.next('drained', (lastSleep + s.drainSeconds + 60 + status.inFlight) * 1000);
     const drain = { ...drained, seconds: (performance.now() - drainStarted) / 1000 };
     args.log(`${backend}: drained in ${drain.seconds.toFixed(0)} s: ${drained.succeeded} of ${drained.triggered} succeeded, ${drained.failed.length} failed, ${drained.lost.length} lost`);
     await prober.stop();
