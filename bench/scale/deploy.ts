@@ -70,7 +70,18 @@ let ensemble: Promise<Ensemble> | null = null;
 function sharedEnsemble(args: Pick<BenchArgs, 'cleanup' | 'log'>): Promise<Ensemble> {
   ensemble ??= (async () => {
     args.log('starting a throwaway 3-node ZooKeeper ensemble on loopback (scripts/zookeeper.sh)');
-    const { stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 });
+    let stdout = '';
+    // Other ensembles on the machine can take a port between the script's probe and the
+    // node's bind: try again on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        ({ stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 }));
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        args.log(`scripts/zookeeper.sh start failed (${(err as Error).message.split('\n')[1] ?? 'see its logs'}); trying again`);
+      }
+    }
     const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
     const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
     if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
@@ -125,7 +136,6 @@ export async function startDeployment(args: Pick<BenchArgs, 'cleanup' | 'log'>, 
     return pool;
   });
   const workers: Proc[] = [];
-  let slotsTotal = 0;
   const addWorkers = async (count: number, slots: number): Promise<void> => {
     for (let k = 0; k < count; k++) {
       const i = workers.length;
@@ -134,9 +144,8 @@ export async function startDeployment(args: Pick<BenchArgs, 'cleanup' | 'log'>, 
       const argv = ['worker', '--server', servers, '--concurrency', String(slots), '--log-level', 'warn', '--worker-id', `scale-worker-${i + 1}`];
       const { proc } = await startDistci(args, `worker ${i + 1} (${plan.name})`, argv, childEnv(tmp));
       workers.push(proc);
-      slotsTotal += slots;
     }
-    await waitParked(d, slotsTotal);
+    await waitParked(d, workers.length);
   };
   const d: Deployment = {
     backend: plan.backend,
@@ -167,13 +176,23 @@ export async function startDeployment(args: Pick<BenchArgs, 'cleanup' | 'log'>, 
   return d;
 }
 
-/** Waits until the workers' idle slots are parked on the frontends (they are ready). */
-async function waitParked(d: Deployment, slots: number): Promise<void> {
+/**
+ * Waits until the workers are ready: their claims are parked on the frontends. A worker
+ * parks one claim per idle slot, or (multi-ticket claims) one claim for all of them, so
+ * this waits for at least one per worker and then for the count to stop growing.
+ */
+async function waitParked(d: Deployment, workers: number): Promise<void> {
   const deadline = Date.now() + 60_000;
+  let last = -1;
+  let stableSince = Date.now();
   for (;;) {
     const parked = sumOf(await d.scrape(), 'distci_claims_parked');
-    if (parked >= slots) return;
-    if (Date.now() > deadline) throw new Error(`only ${parked} of ${slots} worker slots parked a claim after 60 s`);
+    if (parked !== last) {
+      last = parked;
+      stableSince = Date.now();
+    }
+    if (parked >= workers && Date.now() - stableSince >= 1000) return;
+    if (Date.now() > deadline) throw new Error(`only ${parked} claims parked for ${workers} workers after 60 s`);
     await sleep(200);
   }
 }

@@ -76,9 +76,9 @@ function settings(o: BenchArgs['options'], coordinator: string | undefined): Set
     if (ns.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError(`--n takes comma-separated positive integers, got '${String(o.n)}'`);
   }
   const maxN = Math.max(...ns);
-  // A worker's HTTP agent holds at most 256 connections per frontend (src/client/api-client.ts),
-  // and each idle slot parks a claim on one: more than ~200 slots per worker would queue
-  // its renewals and completions behind parked claims. So: more workers, ≤ 200 slots each.
+  // A worker's HTTP agent holds at most 256 connections per frontend (src/client/api-client.ts):
+  // with one parked claim per idle slot (before multi-ticket claims), more than ~200 slots
+  // per worker queued its renewals and completions behind parked claims. So: ≤ 200 each.
   const totalSlots = Math.ceil(maxN * 1.15 + 20);
   const workers = intOption(o.workers, Math.max(2, Math.ceil(totalSlots / 200)), 'workers', 1);
   let backends = list<Backend>(o.backend, ['sqlite', 'zookeeper'], ['sqlite', 'zookeeper'], 'backend');
