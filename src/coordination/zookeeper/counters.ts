@@ -6,6 +6,7 @@
  * number exists only with its record; racing callers retry with the next number.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError } from '../../core/errors.js';
 import { normalizeNewTicket, type NewTicket } from '../../core/ticket.js';
 import type { VersionedRecord } from '../contract.js';
@@ -100,7 +101,9 @@ export class Counters {
             // Someone else wrote the record under this key without the counter: never overwrite it.
             if (err.opIndex === 1) throw toDistciError(err, this.session.servers);
             if (held.reservation) this.tickets.retryablePost(err, held.reservation);
-            // Otherwise the counter moved on, or the unique key was just taken: look again.
+            // Otherwise the counter moved on, or the unique key was just taken: look again,
+            // after a random pause that grows with the losses, so racing callers spread out.
+            await delay(Math.random() * Math.min(2 ** round, 50));
           }
         }
       });

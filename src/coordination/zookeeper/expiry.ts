@@ -5,7 +5,8 @@
  * now - mtime > ttl + margin; the margin covers clock differences between successive
  * leaders. Returning a lease is one multi that checks the lease version it saw, so a
  * renewal that lands first wins, and writes the header expecting the token, so of several
- * frontends sweeping at once exactly one returns it.
+ * frontends sweeping at once exactly one returns it. Each instance remembers the mtimes it
+ * read, so a sweep reads only the leases new to it or possibly due.
  */
 import { randomUUID } from 'node:crypto';
 import { isZk } from './errors.js';
@@ -15,8 +16,23 @@ import { orNull, type Reservation, type Tickets } from './tickets.js';
 import { afterLease, Transitions, WORKER_LOST } from './transitions.js';
 import type { ZkClient } from './zk-client.js';
 
+/** Leases read per round trip of a sweep. */
+const BATCH = 256;
+/**
+ * How long a remembered lease is trusted at most. A lease renewed or re-granted through
+ * another instance with a shorter TTL may be due earlier than remembered; it is read again
+ * within this time (changes made through this instance are forgotten at once).
+ */
+const TRUST_MS = 5_000;
+
 export class Expiry {
   private readonly transitions: Transitions;
+  /**
+   * What this instance last read of each lease: its mtime only grows (renewals), so a lease
+   * not yet due by the time remembered is not due at all and is not read again until it
+   * may be. A sweep reads the leases that are new to it or may be due, not all of them.
+   */
+  private readonly seen = new Map<number, { mtime: number; ttl: number }>();
 
   constructor(
     private readonly session: Session,
@@ -26,18 +42,44 @@ export class Expiry {
     this.transitions = new Transitions(session, tickets);
   }
 
+  /** A lease of this ticket is changing through this instance: read it afresh. */
+  forget(id: number): void {
+    this.seen.delete(id);
+  }
+
+  /** A lease granted or renewed through this instance: no need to read it. */
+  remember(id: number, mtime: number, ttl: number): void {
+    this.seen.set(id, { mtime, ttl });
+  }
+
   async expireLeases(): Promise<number> {
     const l = this.session.layout;
     return this.session.run(async (zk) => {
       const ids = (await zk.getChildren(l.dir('leases'))).map(Number);
+      const listed = new Set(ids);
+      for (const id of this.seen.keys()) if (!listed.has(id)) this.seen.delete(id);
       if (ids.length === 0) return 0;
       // Writing the clock is also a barrier: the reads below are at least this fresh.
       const now = (await zk.setData(l.clock, Buffer.alloc(0), -1)).mtime;
-      const leases = await Promise.all(ids.map((id) => zk.getData(l.lease(id)).catch(orNull)));
+      const due = (lease: { mtime: number; ttl: number }): boolean => now - lease.mtime > lease.ttl + this.marginMs;
+      const maybe = ids.filter((id) => {
+        const known = this.seen.get(id);
+        return !known || due({ mtime: known.mtime, ttl: Math.min(known.ttl, TRUST_MS) });
+      });
       let returned = 0;
-      for (const [i, lease] of leases.entries()) {
-        if (!lease || now - lease.stat.mtime <= parse<{ ttl: number }>(lease.data).ttl + this.marginMs) continue;
-        if (await this.expire(zk, ids[i]!, lease.stat.version)) returned++;
+      for (let i = 0; i < maybe.length; i += BATCH) {
+        const batch = maybe.slice(i, i + BATCH);
+        const leases = await Promise.all(batch.map((id) => zk.getData(l.lease(id)).catch(orNull)));
+        for (const [j, lease] of leases.entries()) {
+          const id = batch[j]!;
+          if (!lease) continue;
+          const known = { mtime: lease.stat.mtime, ttl: parse<{ ttl: number }>(lease.data).ttl };
+          this.seen.set(id, known);
+          if (due(known) && (await this.expire(zk, id, lease.stat.version))) {
+            returned++;
+            this.seen.delete(id);
+          }
+        }
       }
       return returned;
     });

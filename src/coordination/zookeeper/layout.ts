@@ -3,8 +3,9 @@
  *
  *   ROOT/tickets/<id / 10000>/<id>     one header per ticket: JSON below; its data version
  *                                      is the fencing token (only ownership changes write it)
- *   ROOT/queues/<kind>/<labels>/<1000-priority:4>-<id:10>
+ *   ROOT/queues/<kind>/<labels>/<1000-priority:4>-<id:10>[-<share>]
  *                                      empty; one per pending ticket; the name sorts the queue
+ *                                      and names the ticket's fair-share group (its job)
  *   ROOT/leases/<id>                   {ttl}; exists while leased; mtime = last grant/renewal
  *   ROOT/leases/<id>/cancel            cancel requested for the leased ticket
  *   ROOT/claims/<sha(worker, claimId)> {ticketId}; exists while that claim's lease lives
@@ -16,9 +17,10 @@
  *   ROOT/counters/<name>               data version = the last number handed out
  *   ROOT/records/d<seg>/.../r<leaf>    a record per key, split at '/'
  *   ROOT/locks/<name>                  ephemeral, {holder}
+ *   ROOT/members/m<seq>                ephemeral-sequential, one per coordinator instance
  */
 import { createHash } from 'node:crypto';
-import type { LeaseRecord, NormalizedTicket, Ticket, TicketResult, TicketStatus } from '../../core/ticket.js';
+import { ticketShare, type LeaseRecord, type NormalizedTicket, type Ticket, type TicketResult, type TicketStatus } from '../../core/ticket.js';
 import type { Stat } from './zk-client.js';
 
 /** What a ticket header znode holds. */
@@ -51,7 +53,7 @@ export interface LeaseState {
   cancel: boolean;
 }
 
-export const BASE_DIRS = ['tickets', 'queues', 'leases', 'claims', 'idem', 'by-kind', 'by-job', 'ids', 'counters', 'records', 'locks'];
+export const BASE_DIRS = ['tickets', 'queues', 'leases', 'claims', 'idem', 'by-kind', 'by-job', 'ids', 'counters', 'records', 'locks', 'members'];
 
 /** Percent-encodes everything but a safe set, so any string is one valid znode name. */
 export function enc(s: string): string {
@@ -90,8 +92,8 @@ export class Layout {
     return `${this.queueKind(kind)}/${labelsName(labels)}`;
   }
 
-  pending(t: { kind: string; labels: readonly string[]; priority: number }, id: number): string {
-    return `${this.queue(t.kind, t.labels)}/${pendingName(t.priority, id)}`;
+  pending(t: { kind: string; labels: readonly string[]; priority: number; refs: Ticket['refs'] }, id: number): string {
+    return `${this.queue(t.kind, t.labels)}/${pendingName(t.priority, id, ticketShare(t))}`;
   }
 
   lease(id: number): string {
@@ -163,14 +165,18 @@ export function parseLabelsName(name: string): string[] {
   return name === '-' ? [] : name.split(',').map(dec);
 }
 
-/** Sorting names ascending gives priority descending, then ticket id ascending (FIFO). */
-export function pendingName(priority: number, id: number): string {
-  return `${String(1000 - priority).padStart(4, '0')}-${String(id).padStart(10, '0')}`;
+/**
+ * Sorting names ascending gives priority descending, then ticket id ascending (FIFO); the
+ * share follows, so a claim learns every entry's share from the listing alone.
+ */
+export function pendingName(priority: number, id: number, share: string): string {
+  const name = `${String(1000 - priority).padStart(4, '0')}-${String(id).padStart(10, '0')}`;
+  return share === '' ? name : `${name}-${enc(share)}`;
 }
 
-export function parsePendingName(name: string): { id: number; priority: number } | null {
-  const m = /^([0-9]{4})-([0-9]{10})$/.exec(name);
-  return m ? { priority: 1000 - Number(m[1]), id: Number(m[2]) } : null;
+export function parsePendingName(name: string): { id: number; priority: number; share: string } | null {
+  const m = /^([0-9]{4})-([0-9]{10})(?:-(.+))?$/.exec(name);
+  return m ? { priority: 1000 - Number(m[1]), id: Number(m[2]), share: m[3] === undefined ? '' : dec(m[3]) } : null;
 }
 
 /** Ticket ids of this backend: the id reservation's sequence number + 1, in decimal. */

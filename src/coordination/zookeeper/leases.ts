@@ -11,124 +11,116 @@ import { LeaseLostError, NotFoundError } from '../../core/errors.js';
 import { assertName, type Ticket, type TicketResult } from '../../core/ticket.js';
 import type { Claim, ClaimRequest } from '../contract.js';
 import { isZk, ZK } from './errors.js';
-import { json, parse, parsePendingName, parseLabelsName, parseTicketId, toTicket, type Header } from './layout.js';
+import { json, parse, parseTicketId, toTicket, type Header } from './layout.js';
+import { MultiBatcher } from './batch.js';
+import type { Members } from './members.js';
+import { QueueView, type Entry } from './queue-view.js';
 import type { Session } from './session.js';
 import { orNull, type Reservation, type Tickets, type TicketState } from './tickets.js';
 import { afterLease, CANCELLED, Transitions } from './transitions.js';
-import type { Op, ZkClient } from './zk-client.js';
+import type { Op, Stat, ZkClient } from './zk-client.js';
 
-interface Candidate {
-  id: number;
-  priority: number;
-  path: string;
-}
-
-/** How many queue heads a claim looks at; under contention it picks among them at random. */
-const HEADS = 8;
+/**
+ * Under contention a claim picks at random among the first entries in claim order, so that
+ * racing frontends spread over the queue instead of all losing but one: up to this many.
+ */
+const SPREAD = 16;
 
 export class Leases {
   private readonly transitions: Transitions;
+  private readonly queues: QueueView;
+  private readonly batch = new MultiBatcher();
   /** Pending entries this instance is claiming right now: its other claims try the next ones. */
   private readonly inFlight = new Set<string>();
-  /** Recent races lost to other instances (grows by one per loss, halves per win). */
+  /** Recent races lost to other instances (grows by one per loss, decays by 2% per win). */
   private contention = 0;
 
   constructor(
     private readonly session: Session,
     private readonly tickets: Tickets,
+    private readonly members: Members,
   ) {
     this.transitions = new Transitions(session, tickets);
+    this.queues = new QueueView(session);
   }
 
   private get layout() {
     return this.session.layout;
   }
 
+  /**
+   * Picks an entry from this instance's view of the queues and, in the same round trip,
+   * reads its header and checks that no entry appeared since the view was listed; then
+   * one multi-op decides. A claim id already used is found through the multi's failure to
+   * create its claim entry (or, when nothing is left to claim, by looking it up).
+   */
   async claim(req: ClaimRequest): Promise<Claim | null> {
-    // A claim always carries a claim id, so an unknown outcome can be looked up.
     const claimKey = this.layout.claimKey(req.workerId, req.claimId ?? randomUUID());
     const offered = new Set(req.labels);
+    const kinds = [...new Set(req.kinds)].filter(validName);
     return this.session.run(async (zk, recovering) => {
       let synced = recovering;
+      let relisted = false;
       let lost = 0;
-      if (req.claimId !== undefined || recovering) {
+      if (recovering) {
         const won = await this.findClaim(zk, claimKey, req.workerId);
         if (won) return won;
       }
       for (;;) {
-        const heads = await this.heads(zk, req.kinds, offered);
-        if (heads.length === 0) {
-          if (synced) return null;
-          // Our server may lag behind a post made through another: pass a barrier, look again.
-          await this.session.barrier(zk);
-          synced = true;
-          continue;
-        }
-        const pick = this.choose(heads, lost);
-        this.inFlight.add(pick.path);
-        const outcome = await this.tryClaim(zk, pick, req, claimKey).finally(() => this.inFlight.delete(pick.path));
-        if (outcome === 'taken') {
-          this.contention = Math.min(this.contention + 1, HEADS);
-          if (++lost > 200) return null; // a storm of claimers: let the caller come back
-          synced = true; // a failed multi passed the leader: our reads are fresh now
-        } else if (outcome === 'retried') {
-          const won = await this.findClaim(zk, claimKey, req.workerId);
-          if (won) return won;
-        } else {
-          this.contention /= 2;
-          return outcome;
+        const spread = Math.min(SPREAD, (this.contention >= 0.5 ? SPREAD : 1) + lost);
+        const pick = this.queues.pick(kinds, offered, spread, this.inFlight, this.members.slot);
+        if (pick) this.inFlight.add(pick.path);
+        try {
+          const [fresh, read]: [boolean, { data: Buffer; stat: Stat } | null] = await Promise.all([
+            relisted ? true : this.queues.verify(zk, kinds, offered),
+            pick ? zk.getData(this.layout.ticket(pick.id)).catch(orNull) : null,
+          ]);
+          relisted = !fresh;
+          if (!fresh) continue; // entries appeared: pick again from the new listing
+          if (!pick) {
+            if (req.claimId !== undefined) {
+              const won = await this.findClaim(zk, claimKey, req.workerId);
+              if (won) return won;
+            }
+            if (synced) return null;
+            // Our server may lag behind a post made through another: pass a barrier, list again.
+            await this.session.barrier(zk);
+            await this.queues.verify(zk, kinds, offered, true);
+            synced = relisted = true;
+            continue;
+          }
+          const outcome = await this.tryClaim(zk, pick, read, req, claimKey);
+          if (outcome === 'retried') {
+            const won = await this.findClaim(zk, claimKey, req.workerId);
+            if (won) return won;
+          } else if (outcome === 'taken' || outcome === 'gone') {
+            this.queues.gone(pick, false);
+            this.contention = Math.min(this.contention + 1, SPREAD);
+            if (++lost > 200) return null; // a storm of claimers: let the caller come back
+            synced = true; // a failed multi passed the leader: our reads are fresh now
+          } else {
+            this.queues.gone(pick, true);
+            this.contention *= 0.98;
+            return outcome;
+          }
+        } finally {
+          if (pick) this.inFlight.delete(pick.path);
         }
       }
     });
   }
 
-  /**
-   * Uncontended: the most urgent entry. When claims through other instances have been
-   * winning the same entries (recently, or in this call), one of the next few of the same
-   * priority, at random, so that racing frontends spread over the queue instead of all
-   * losing but one.
-   */
-  private choose(heads: Candidate[], lost: number): Candidate {
-    const top = heads.filter((c) => c.priority === heads[0]!.priority);
-    const spread = Math.min(top.length, 1 + Math.round(this.contention) + lost);
-    return top[Math.floor(Math.random() * spread)]!;
-  }
-
-  /** The most urgent pending entries of every queue this worker may serve, best first. */
-  private async heads(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>): Promise<Candidate[]> {
+  private async tryClaim(
+    zk: ZkClient,
+    c: Entry,
+    read: { data: Buffer; stat: Stat } | null,
+    req: ClaimRequest,
+    claimKey: string,
+  ): Promise<Claim | 'taken' | 'gone' | 'retried'> {
     const l = this.layout;
-    const routes = await Promise.all(
-      [...new Set(kinds)].filter(validName).map(async (kind) => {
-        const sets = await zk.getChildren(l.queueKind(kind)).catch(orEmpty);
-        return sets
-          .filter((name) => parseLabelsName(name).every((label) => offered.has(label)))
-          .map((name) => `${l.queueKind(kind)}/${name}`);
-      }),
-    );
-    const listed = await Promise.all(
-      routes.flat().map(async (dir) => {
-        const names = (await zk.getChildren(dir).catch(orEmpty)).sort();
-        const heads: Candidate[] = [];
-        for (const name of names) {
-          const p = parsePendingName(name);
-          if (p && !this.inFlight.has(`${dir}/${name}`)) heads.push({ ...p, path: `${dir}/${name}` });
-          if (heads.length === HEADS) break;
-        }
-        return heads;
-      }),
-    );
-    return listed
-      .flat()
-      .sort((a, b) => b.priority - a.priority || a.id - b.id)
-      .slice(0, HEADS);
-  }
-
-  private async tryClaim(zk: ZkClient, c: Candidate, req: ClaimRequest, claimKey: string): Promise<Claim | 'taken' | 'retried'> {
-    const l = this.layout;
-    const read = await zk.getData(l.ticket(c.id)).catch(orNull);
-    if (!read) return 'taken';
+    if (!read) return 'gone';
     const h = parse<Header>(read.data);
-    if (h.status !== 'pending') return 'taken';
+    if (h.status !== 'pending') return 'gone';
     const header: Header = {
       ...h,
       status: 'leased',
@@ -139,7 +131,7 @@ export class Leases {
       op: randomUUID(),
     };
     try {
-      const results = await zk.multi([
+      const results = await this.batch.commit(zk, [
         { op: 'remove', path: c.path, version: -1 },
         { op: 'set', path: l.ticket(c.id), data: json(header), version: read.stat.version },
         { op: 'create', path: l.lease(c.id), data: json({ ttl: req.ttlMs }) },
@@ -151,6 +143,7 @@ export class Leases {
       return { ticket: toTicket(c.id, parse<Header>(json(header)), set.stat, lease), token: set.stat.version, expiresAt: lease.mtime + lease.ttl };
     } catch (err) {
       if (isZk(err) && err.opIndex === 3 && err.code === ZK.NODE_EXISTS) return 'retried';
+      if (isZk(err) && err.opIndex === 0) return 'gone';
       if (isZk(err) && err.opIndex !== undefined) return 'taken';
       throw err;
     }
@@ -317,9 +310,4 @@ function validName(kind: string): boolean {
   } catch {
     return false;
   }
-}
-
-function orEmpty(err: unknown): string[] {
-  if (isZk(err, ZK.NO_NODE)) return [];
-  throw err;
 }

@@ -74,7 +74,7 @@ interface RawClient {
   transaction(): RawTransaction;
   connectionManager: {
     state: number;
-    socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number };
+    socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number; cork(): void; uncork(): void };
     connectTimeoutHandler?: NodeJS.Timeout | null;
   };
 }
@@ -91,6 +91,7 @@ const MODES: Record<CreateMode, number> = {
 };
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
 const EMPTY = Buffer.alloc(0);
+
 
 function long(buf: Buffer): number {
   return Number(buf.readBigInt64BE(0));
@@ -119,6 +120,7 @@ export class ZkClient {
   private readonly listeners = new Set<(state: SessionState) => void>();
   private state: SessionState | 'connecting' | 'closed' = 'connecting';
   private lastHeard = Date.now();
+  private corked = false;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: ZkClientOptions) {
@@ -236,6 +238,14 @@ export class ZkClient {
     return this.call<[string[], RawStat]>(path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children]) => children);
   }
 
+  /** The children and the parent's stat as of that listing (its cversion and numChildren tell later changes apart). */
+  listChildren(path: string): Promise<{ children: string[]; stat: Stat }> {
+    return this.call<[string[], RawStat]>(path, (cb) => this.raw.getChildren(path, undefined, cb)).then(([children, stat]) => ({
+      children,
+      stat: toStat(stat),
+    }));
+  }
+
   /**
    * Applies all ops atomically or none. On failure throws ZkError with the index and
    * meaning of the op that failed (ZooKeeper marks the ops after it RUNTIME_INCONSISTENCY).
@@ -317,8 +327,25 @@ export class ZkClient {
     if (manager.connectTimeoutHandler) clearTimeout(manager.connectTimeoutHandler);
   }
 
+  /**
+   * The library writes every request to the socket by itself; requests sent in the same
+   * turn of the event loop (a claim's pipelined reads, many claims resuming at once) go
+   * out in one write instead.
+   */
+  private cork(): void {
+    const socket = this.raw.connectionManager.socket;
+    if (this.corked || !socket) return;
+    socket.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
+
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
   private call<T extends unknown[]>(path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
+    this.cork();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ZkError(ZK.OPERATION_TIMEOUT, path)), this.options.opTimeoutMs);
       try {

@@ -27,6 +27,7 @@ import { Expiry } from './expiry.js';
 import { Layout } from './layout.js';
 import { Leases } from './leases.js';
 import { Locks } from './locks.js';
+import { Members } from './members.js';
 import { Records } from './records.js';
 import { Session } from './session.js';
 import { queueStats, Tickets } from './tickets.js';
@@ -84,6 +85,7 @@ export class ZookeeperCoordinator implements Coordinator {
   private readonly counters: Counters;
   private readonly locks: Locks;
   private readonly watch: ClaimableWatch;
+  private readonly members: Members;
   private closed = false;
 
   constructor(private readonly options: ZookeeperOptions) {
@@ -95,7 +97,8 @@ export class ZookeeperCoordinator implements Coordinator {
       operationTimeoutMs: options.operationTimeoutMs ?? 15_000,
     });
     this.tickets = new Tickets(this.session);
-    this.leases = new Leases(this.session, this.tickets);
+    this.members = new Members(this.session);
+    this.leases = new Leases(this.session, this.tickets, this.members);
     this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500);
     this.records = new Records(this.session);
     this.counters = new Counters(this.session, this.tickets, this.records);
@@ -116,6 +119,7 @@ export class ZookeeperCoordinator implements Coordinator {
     if (this.closed) return;
     this.closed = true;
     this.watch.stop();
+    this.members.stop();
     this.locks.close();
     await this.session.close();
   }
@@ -132,12 +136,18 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.guard(() => this.tickets.list(filter));
   }
 
-  claim(request: ClaimRequest): Promise<Claim | null> {
-    return this.guard(() => this.leases.claim(request));
+  async claim(request: ClaimRequest): Promise<Claim | null> {
+    void this.members.join(); // claims from here compete with other instances' claims
+    const claim = await this.guard(() => this.leases.claim(request));
+    if (claim) this.expiry.remember(Number(claim.ticket.id), claim.expiresAt - request.ttlMs, request.ttlMs);
+    return claim;
   }
 
-  renew(id: string, token: number, ttlMs: number): Promise<Claim> {
-    return this.guard(() => this.leases.renew(id, token, ttlMs));
+  async renew(id: string, token: number, ttlMs: number): Promise<Claim> {
+    this.expiry.forget(Number(id));
+    const claim = await this.guard(() => this.leases.renew(id, token, ttlMs));
+    this.expiry.remember(Number(id), claim.expiresAt - ttlMs, ttlMs);
+    return claim;
   }
 
   complete(id: string, token: number, result: TicketResult): Promise<Ticket> {

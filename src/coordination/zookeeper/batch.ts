@@ -1,0 +1,81 @@
+/**
+ * Group commit for claims: the multi-ops of claims that become ready in the same turn of
+ * the event loop go to ZooKeeper as one multi-op, so the ensemble agrees on one
+ * transaction instead of several (its cost is mostly per transaction, not per op). A
+ * multi is all or nothing: when one claim's op fails, that claim alone gets the failure
+ * (with the op index counted within its own ops) and the others are sent again.
+ */
+import { isZk, ZkError } from './errors.js';
+import type { Op, OpResult, ZkClient } from './zk-client.js';
+
+interface Waiting {
+  zk: ZkClient;
+  ops: Op[];
+  resolve(results: OpResult[]): void;
+  reject(err: unknown): void;
+}
+
+/** Ops in one multi at most: ZooKeeper refuses requests over ~1 MB, and headers are ≤ 256 KiB. */
+const MAX_OPS = 64;
+const MAX_BYTES = 512 * 1024;
+
+export class MultiBatcher {
+  private waiting: Waiting[] = [];
+  private scheduled = false;
+
+  commit(zk: ZkClient, ops: Op[]): Promise<OpResult[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ zk, ops, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.waiting;
+    this.waiting = [];
+    let batch: Waiting[] = [];
+    let ops = 0;
+    let bytes = 0;
+    for (const w of all) {
+      const size = w.ops.reduce((n, op) => n + ('data' in op && op.data ? op.data.length : 0) + op.path.length, 0);
+      if (batch.length > 0 && (w.zk !== batch[0]!.zk || ops + w.ops.length > MAX_OPS || bytes + size > MAX_BYTES)) {
+        void this.send(batch);
+        batch = [];
+        ops = bytes = 0;
+      }
+      batch.push(w);
+      ops += w.ops.length;
+      bytes += size;
+    }
+    if (batch.length > 0) void this.send(batch);
+  }
+
+  private async send(batch: Waiting[]): Promise<void> {
+    while (batch.length > 0) {
+      const zk = batch[0]!.zk;
+      try {
+        const results = await zk.multi(batch.flatMap((w) => w.ops));
+        let at = 0;
+        for (const w of batch) w.resolve(results.slice(at, (at += w.ops.length)));
+        return;
+      } catch (err) {
+        if (batch.length === 1 || !isZk(err) || err.opIndex === undefined) {
+          for (const w of batch) w.reject(err);
+          return;
+        }
+        let start = 0;
+        const i = batch.findIndex((w) => err.opIndex! < (start += w.ops.length));
+        if (i < 0) {
+          for (const w of batch) w.reject(err);
+          return;
+        }
+        const failed = batch.splice(i, 1)[0]!;
+        start -= failed.ops.length;
+        failed.reject(new ZkError(err.code, err.path, err.opIndex - start, err.meaning));
+      }
+    }
+  }
+}

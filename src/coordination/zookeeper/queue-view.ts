@@ -1,0 +1,256 @@
+/**
+ * One instance's picture of the pending queues, so that a claim lists nothing in the
+ * common case. A listing remembers its directory's stat as listed; before a claim
+ * relies on it, one `exists` per directory (sent beside the claim's header read) tells
+ * whether entries were created since: cversion counts creations and deletions,
+ * numChildren their difference, so creations = (Δcversion + Δchildren) / 2. Any creation
+ * means a re-list; deletions made elsewhere only make entries stale, which the claim's
+ * multi-op finds out by itself (it removes the entry and writes the header expecting the
+ * version read), so a stale view costs a retry, never a wrong grant. Too many unseen
+ * deletions re-list too, so racing frontends do not keep trying gone entries; under
+ * contention each instance prefers the entries of its own slot (`members.ts`).
+ *
+ * Fair share: among the entries of the top priority, the share (job) this instance served
+ * least recently comes first (never served counts as oldest; ties by the older head), and
+ * FIFO within a share. "Last served" lives in memory, per instance, and is forgotten when
+ * a share has nothing pending in any listing.
+ */
+import { isZk, ZK } from './errors.js';
+import { parseLabelsName, parsePendingName } from './layout.js';
+import type { Slot } from './members.js';
+import type { Session } from './session.js';
+import type { Stat, ZkClient } from './zk-client.js';
+
+export interface Entry {
+  id: number;
+  priority: number;
+  share: string;
+  path: string;
+}
+
+/** A directory as last listed: its children and its stat then (null: it did not exist). */
+class Listing {
+  names: string[] = [];
+  stat: Stat | null = null;
+  /** When the listing was asked for (performance.now()). */
+  sentAt = performance.now();
+  /** Children known to be gone since the listing (removed from `names` or the index). */
+  seenGone = 0;
+  constructor(readonly dir: string) {}
+
+  /** Compared with the directory's stat now: null when still complete, else why not. */
+  staleness(now: Stat | null, limit: number): 'created' | 'gone' | null {
+    if (!now || !this.stat) return now === this.stat ? null : 'created';
+    const dv = now.cversion - this.stat.cversion;
+    const dn = now.numChildren - this.stat.numChildren;
+    if ((dv + dn) / 2 > 0) return 'created';
+    return (dv - dn) / 2 - this.seenGone > limit ? 'gone' : null;
+  }
+}
+
+/** A route's pending entries by priority, then share, each share in FIFO order. */
+class Route {
+  readonly byPriority = new Map<number, Map<string, Entry[]>>();
+  constructor(
+    readonly listing: Listing,
+    goneSince: (path: string) => number | undefined,
+  ) {
+    for (const name of listing.names.sort()) {
+      const p = parsePendingName(name);
+      // Gone after the listing was asked for (claimed here while it was in flight): it is stale already.
+      if (!p || (goneSince(`${listing.dir}/${name}`) ?? -Infinity) > listing.sentAt) continue;
+      let shares = this.byPriority.get(p.priority);
+      if (!shares) this.byPriority.set(p.priority, (shares = new Map()));
+      let fifo = shares.get(p.share);
+      if (!fifo) shares.set(p.share, (fifo = []));
+      fifo.push({ ...p, path: `${listing.dir}/${name}` });
+    }
+  }
+
+  get top(): number | null {
+    let top: number | null = null;
+    for (const p of this.byPriority.keys()) if (top === null || p > top) top = p;
+    return top;
+  }
+
+  /** Drops a gone entry; true if that was its share's last one here. */
+  remove(e: Entry): boolean {
+    const shares = this.byPriority.get(e.priority);
+    const fifo = shares?.get(e.share);
+    const at = fifo ? fifo.findIndex((x) => x.id === e.id) : -1;
+    if (!shares || !fifo || at < 0) return false;
+    fifo.splice(at, 1);
+    this.listing.seenGone++;
+    if (fifo.length > 0) return false;
+    shares.delete(e.share);
+    if (shares.size === 0) this.byPriority.delete(e.priority);
+    return true;
+  }
+
+  hasShare(share: string): boolean {
+    for (const shares of this.byPriority.values()) if (shares.has(share)) return true;
+    return false;
+  }
+}
+
+/**
+ * Deletions made elsewhere tolerated before a re-list. Racing instances prefer different
+ * entries, so the ones gone are mostly not the ones this instance would pick, but they
+ * pile up at the head of its view and push its own entries out of reach.
+ */
+const GONE_SLACK = 128;
+/** How far past the first `spread` entries a claim looks for entries of its own slot. */
+const REACH = 4;
+/** Gone entries remembered at most, to keep them out of listings already in flight. */
+const RECENTLY_GONE = 4096;
+/** Shares remembered at most (the least recently served are forgotten first). */
+const MAX_SHARES = 10_000;
+
+export class QueueView {
+  /** Label-set directories per kind directory. */
+  private readonly kinds = new Map<string, Listing>();
+  private readonly routes = new Map<string, Route>();
+  private readonly loading = new Map<string, Promise<Listing>>();
+  private readonly lastServed = new Map<string, number>();
+  /** Entries found gone lately, and when: a listing asked for before that still shows them. */
+  private readonly recentlyGone = new Map<string, number>();
+  private served = 0;
+
+  constructor(private readonly session: Session) {}
+
+  private get layout() {
+    return this.session.layout;
+  }
+
+  /**
+   * Brings the view of these kinds up to date: one `exists` per directory, a listing for
+   * each that gained entries (or all, with `force`). False if anything was re-listed.
+   */
+  async verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force = false): Promise<boolean> {
+    const results = await Promise.all(kinds.map((kind) => this.verifyKind(zk, kind, offered, force)));
+    return results.every(Boolean);
+  }
+
+  private async verifyKind(zk: ZkClient, kind: string, offered: ReadonlySet<string>, force: boolean): Promise<boolean> {
+    const kindDir = this.layout.queueKind(kind);
+    const cached = this.kinds.get(kindDir);
+    const dirs = cached ? this.routeDirs(cached, offered) : [];
+    const stats = await Promise.all([kindDir, ...dirs].map((d) => zk.exists(d)));
+    let fresh = cached !== undefined && !force && cached.staleness(stats[0]!, Infinity) === null;
+    const sets = fresh ? cached! : await this.list(zk, kindDir);
+    this.kinds.set(kindDir, sets);
+    const relist = this.routeDirs(sets, offered).map((dir) => {
+      const i = dirs.indexOf(dir);
+      const route = this.routes.get(dir);
+      const stale = force || i < 0 || !route || route.listing.staleness(stats[i + 1]!, GONE_SLACK) !== null;
+      return stale ? this.relist(zk, dir) : null;
+    });
+    const relisted = relist.filter((p) => p !== null);
+    if (relisted.length > 0) {
+      fresh = false;
+      await Promise.all(relisted);
+      this.forgetEmptyShares();
+    }
+    return fresh;
+  }
+
+  private routeDirs(sets: Listing, offered: ReadonlySet<string>): string[] {
+    return sets.names.filter((name) => parseLabelsName(name).every((label) => offered.has(label))).map((name) => `${sets.dir}/${name}`);
+  }
+
+  private async relist(zk: ZkClient, dir: string): Promise<void> {
+    this.routes.set(dir, new Route(await this.list(zk, dir), (path) => this.recentlyGone.get(path)));
+  }
+
+  /** One listing in flight per directory: claims arriving meanwhile share it. */
+  private list(zk: ZkClient, dir: string): Promise<Listing> {
+    let p = this.loading.get(dir);
+    if (!p) {
+      p = (async () => {
+        const listing = new Listing(dir);
+        try {
+          const { children, stat } = await zk.listChildren(dir);
+          listing.names = children;
+          listing.stat = stat;
+        } catch (err) {
+          if (!isZk(err, ZK.NO_NODE)) throw err;
+        }
+        return listing;
+      })().finally(() => this.loading.delete(dir));
+      this.loading.set(dir, p);
+    }
+    return p;
+  }
+
+  /**
+   * The entry to claim, from the view as it is: the top priority, the least recently
+   * served share, its oldest entry. Under contention (`spread` > 1) one of the first
+   * `spread` in that order, at random, preferring entries of this instance's slot among
+   * the first `REACH × spread` (plus the gone entries a view may hold): the entries of
+   * other slots near the head are mostly gone already (their instances took them). Entries in `skip` (being claimed here) are passed over.
+   */
+  pick(kinds: readonly string[], offered: ReadonlySet<string>, spread: number, skip: ReadonlySet<string>, slot: Slot | null): Entry | null {
+    const routes: Route[] = [];
+    for (const kind of kinds) {
+      const sets = this.kinds.get(this.layout.queueKind(kind));
+      for (const dir of sets ? this.routeDirs(sets, offered) : []) {
+        const route = this.routes.get(dir);
+        if (route) routes.push(route);
+      }
+    }
+    const reach = slot && spread > 1 ? REACH * spread + GONE_SLACK : spread;
+    const groups: { rank: number; fifo: Entry[] }[] = [];
+    for (const priority of [...new Set(routes.map((r) => r.top))].filter((p) => p !== null).sort((a, b) => b - a)) {
+      for (const route of routes) {
+        for (const [share, fifo] of route.byPriority.get(priority) ?? []) {
+          const live: Entry[] = [];
+          for (let i = 0; i < fifo.length && live.length < reach; i++) if (!skip.has(fifo[i]!.path)) live.push(fifo[i]!);
+          if (live.length > 0) groups.push({ rank: this.lastServed.get(share) ?? -Infinity, fifo: live });
+        }
+      }
+      if (groups.length > 0) break; // everything of this priority is being claimed: try the next
+    }
+    groups.sort((a, b) => a.rank - b.rank || a.fifo[0]!.id - b.fifo[0]!.id);
+    const order: Entry[] = [];
+    for (let i = 0; order.length < reach && groups.some((g) => i < g.fifo.length); i++) {
+      for (const g of groups) if (i < g.fifo.length && order.length < reach) order.push(g.fifo[i]!);
+    }
+    const mine = slot && spread > 1 ? order.filter((e) => slotOf(e.id, slot.count) === slot.index).slice(0, spread) : [];
+    const from = mine.length > 0 ? mine : order.slice(0, spread);
+    return from[Math.floor(Math.random() * from.length)] ?? null;
+  }
+
+  /** The entry is gone (claimed here or elsewhere, or no longer pending). */
+  gone(e: Entry, claimedHere: boolean): void {
+    const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
+    if (claimedHere) this.serve(e.share);
+    this.recentlyGone.delete(e.path);
+    this.recentlyGone.set(e.path, performance.now());
+    if (this.recentlyGone.size > RECENTLY_GONE) this.recentlyGone.delete(this.recentlyGone.keys().next().value!);
+    if (route?.remove(e) && ![...this.routes.values()].some((r) => r.hasShare(e.share))) this.lastServed.delete(e.share);
+  }
+
+  private serve(share: string): void {
+    this.lastServed.delete(share); // re-inserted last: the map stays in serving order
+    this.lastServed.set(share, ++this.served);
+    for (const oldest of this.lastServed.keys()) {
+      if (this.lastServed.size <= MAX_SHARES) break;
+      this.lastServed.delete(oldest);
+    }
+  }
+
+  private forgetEmptyShares(): void {
+    const pending = new Set<string>();
+    for (const route of this.routes.values()) for (const shares of route.byPriority.values()) for (const share of shares.keys()) pending.add(share);
+    for (const share of this.lastServed.keys()) if (!pending.has(share)) this.lastServed.delete(share);
+  }
+}
+
+/**
+ * The slot an entry belongs to. Ticket ids are sequence numbers of a directory whose
+ * counter also counts deletions, so consecutive ids often differ by 2: hash, then use the
+ * high bits.
+ */
+function slotOf(id: number, count: number): number {
+  return (Math.imul(id, 0x9e3779b1) >>> 16) % count;
+}
