@@ -112,6 +112,8 @@ export class QueueView {
   private readonly routes = new Map<string, Route>();
   private readonly loading = new Map<string, Promise<Listing>>();
   private readonly lastServed = new Map<string, number>();
+  /** Checks sent in this turn of the event loop, by kinds and labels. */
+  private readonly sameTurn = new Map<string, Promise<boolean>>();
   /** Entries found gone lately, and when: a listing asked for before that still shows them. */
   private readonly recentlyGone = new Map<string, number>();
   private served = 0;
@@ -126,7 +128,20 @@ export class QueueView {
    * Brings the view of these kinds up to date: one `exists` per directory, a listing for
    * each that gained entries (or all, with `force`). False if anything was re-listed.
    */
-  async verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force = false): Promise<boolean> {
+  verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force = false): Promise<boolean> {
+    if (force) return this.verifyNow(zk, kinds, offered, true);
+    // Claims started together (a multi-ticket claim, claims resuming on one reply) share one check.
+    const key = `${kinds.join(',')}|${[...offered].sort().join(',')}`;
+    let check = this.sameTurn.get(key);
+    if (!check) {
+      check = this.verifyNow(zk, kinds, offered, false);
+      if (this.sameTurn.size === 0) process.nextTick(() => this.sameTurn.clear());
+      this.sameTurn.set(key, check);
+    }
+    return check;
+  }
+
+  private async verifyNow(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force: boolean): Promise<boolean> {
     const results = await Promise.all(kinds.map((kind) => this.verifyKind(zk, kind, offered, force)));
     return results.every(Boolean);
   }
