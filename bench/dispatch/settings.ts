@@ -38,7 +38,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   concurrency: { type: 'string', arg: 'n', help: 'concurrent client loops (default 16)' },
   'duration-ms': { type: 'string', arg: 'ms', help: 'measured time of each throughput line (default 4000)' },
   'warmup-ms': { type: 'string', arg: 'ms', help: 'unmeasured start of each throughput line (default 500)' },
-  'claim-max': { type: 'string', arg: 'n', help: 'SQLite: tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
+  'claim-max': { type: 'string', arg: 'n', help: 'tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
   'no-api-client': { type: 'boolean', help: 'skip the ApiClient/TicketsApi claim+complete line' },
   profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile (see profile-summary.js)' },
 };

@@ -156,11 +156,12 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   const top = Math.max(...s.workers);
   const k = {
     claimComplete: kind('claim-complete'),
+    claimMany: kind('claim-many'),
     inProcess: kind('in-process'),
     inProcessSequential: kind('in-process-sequential'),
     claims: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-${w}`)])),
   };
-  const queues = [...s.workers.map((w) => k.claims[w]!), k.claimComplete, k.inProcess, k.inProcessSequential];
+  const queues = [...s.workers.map((w) => k.claims[w]!), k.claimMany, k.claimComplete, k.inProcess, k.inProcessSequential];
   log(`pre-filling ${s.zkTickets.toLocaleString('en-US')} pending tickets × ${queues.length} kinds under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`);
   const t = performance.now();
   await prefillZk(coordinatorUrl, queues, s.zkTickets);
@@ -189,12 +190,18 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
    * leases are completed, untimed: every frontend's sweep reads every lease each second,
    * so leases left over would slow the lines after this one.
    */
-  const claimsUntilEmpty = async (loops: number, claim: () => Promise<{ id: string; token: number } | true | null>): Promise<LoopResult> => {
+  type Held = { id: string; token: number };
+  const claimsUntilEmpty = async (loops: number, claim: () => Promise<Held | Held[] | true | null>): Promise<LoopResult> => {
     let claimed = 0;
-    const held: { id: string; token: number }[] = [];
+    const held: Held[] = [];
     const result = await closedLoop(loops, s, pids, async () => {
       const got = await claim();
       if (got === null) return claimed >= s.zkTickets ? false : null;
+      if (Array.isArray(got)) {
+        held.push(...got);
+        claimed += got.length;
+        return claimed <= s.zkTickets ? got.length : false;
+      }
       if (got !== true) held.push(got);
       return ++claimed <= s.zkTickets;
     });
@@ -235,6 +242,13 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     log(`claims over HTTP (waitMs 0, not completed within the line), ${w} loops spread over A and B, ${s.durationMs} ms or until empty`);
     claims[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.claims[w]!));
   }
+  log(`claims of up to ${s.claimMax} tickets each over HTTP, ${s.workers[0]} loops spread over A and B, ${s.durationMs} ms or until empty`);
+  const claimMany = await claimsUntilEmpty(s.workers[0]!, async () => {
+    const answer = await send(either(), 'POST', '/api/v1/tickets/claim', { ...claimBody(k.claimMany, 0), max: s.claimMax });
+    expectStatus('claim', answer, 200, 204);
+    if (answer.status === 204) return null;
+    return (answer.body as { grants: Grant[] }).grants.map((g) => ({ id: g.ticket.id, token: g.lease.token }));
+  });
   log(`claim + complete over HTTP, ${s.workers[0]} loops spread over A and B`);
   const claimComplete = await claimsUntilEmpty(s.workers[0]!, async () => {
     const p = either();
@@ -263,6 +277,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     healthz,
     claims,
     claimComplete,
+    claimMany,
     raw,
     inProcess,
     inProcessSequential,
