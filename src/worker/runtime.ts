@@ -5,6 +5,9 @@ import { ApiError } from '../client/api-client.js';
 import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
 import type { Ticket, TicketResult } from '../core/ticket.js';
 
+/** Most tickets one claim may ask for (the API refuses more: MAX_CLAIM in src/frontend/schemas.ts). */
+export const MAX_CLAIM = 64;
+
 export interface TicketContext {
   ticket: Ticket;
   /** Fencing token: every write made for this ticket must carry it. */
@@ -90,7 +93,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             labels: this.options.labels,
             waitMs: this.options.claimWaitMs ?? 30_000,
             claimId: randomUUID(),
-            max: free,
+            max: Math.min(free, MAX_CLAIM),
           },
           { signal: this.stopClaiming.signal },
         );

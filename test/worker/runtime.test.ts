@@ -168,6 +168,18 @@ describe('worker runtime', () => {
     await client.close();
   });
 
+  it('claims with more free slots than one claim may ask for (64)', async () => {
+    const kind = `wide${++seq}`;
+    for (let i = 0; i < 70; i++) await fe.coordinator.post({ kind });
+    const h = controllable();
+    const { worker, client } = startWorker([fe.url], h.handler, kind, 100);
+    await eventually(() => assert.equal(h.started.length, 70));
+    h.finish({ outcome: 'success' });
+    await eventually(async () => assert.equal((await fe.coordinator.list({ kind, status: 'done' })).length, 70));
+    await worker.stop(0);
+    await client.close();
+  });
+
   it('records a thrown handler error as outcome error', async () => {
     const kind = `throws${++seq}`;
     const { worker, client } = startWorker([fe.url], async () => Promise.reject(new Error('disk on fire')), kind);
