@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { ApiError } from '../client/api-client.js';
 import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
@@ -59,6 +59,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(private readonly options: WorkerOptions) {
     super();
     this.kinds = Object.keys(options.handlers);
+    // Every running ticket's signal listens to shutdown: as many listeners as slots, by design.
+    setMaxListeners(options.concurrency + 10, this.shutdown.signal);
   }
 
   start(): void {
