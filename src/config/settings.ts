@@ -20,6 +20,7 @@ export const SettingsSchema = Type.Object(
     leaseTtlMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
     maxWaitMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
     sweepMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+    ticketRetentionMs: Type.Integer({ minimum: 1_000 }),
     bodyLimit: Type.Integer({ minimum: 1024, maximum: 1024 ** 3 }),
     tokens: Type.Array(
       Type.Object(
@@ -67,6 +68,7 @@ export const DEFAULTS: Settings = {
   leaseTtlMs: 10_000,
   maxWaitMs: 60_000,
   sweepMs: 1_000,
+  ticketRetentionMs: 24 * 3_600_000,
   bodyLimit: 1024 * 1024,
   maxUploadBytes: 4 * 1024 ** 3,
   secrets: {},
@@ -95,6 +97,7 @@ export const ENV: Partial<Record<keyof Settings, string>> = {
   host: 'DISTCI_HOST',
   port: 'DISTCI_PORT',
   leaseTtlMs: 'DISTCI_LEASE_TTL_MS',
+  ticketRetentionMs: 'DISTCI_TICKET_RETENTION_MS',
   tokens: 'DISTCI_AUTH_TOKENS',
   secretsKey: 'DISTCI_SECRETS_KEY',
   secretsKeyFile: 'DISTCI_SECRETS_KEY_FILE',

@@ -130,6 +130,15 @@ export interface Coordinator {
    */
   expireLeases(): Promise<number>;
 
+  /**
+   * Removes tickets that have been done for longer than `retainMs` (by the backend's own
+   * clock), at most `limit` per call, with their idempotency keys and index entries, and
+   * returns how many it removed. Keeps the coordinator's size proportional to the work in
+   * flight, not to history (finished builds keep their record in the store). Idempotent
+   * housekeeping that any number of frontends may run at any time.
+   */
+  purgeDone(retainMs: number, limit: number): Promise<number>;
+
   /** Depth and age of every non-empty queue; cheap (no scan over done tickets). */
   queueStats(): Promise<QueueStat[]>;
 

@@ -14,6 +14,7 @@ export class FrontendMetrics {
   readonly dispatchLatency: Histogram;
   readonly reclaims: Counter;
   readonly leaseExpiries: Counter;
+  readonly ticketsPurged: Counter;
   readonly leaseErrors: Counter<'operation'>;
   readonly buildsFinished: Counter<'status'>;
   readonly backendCalls: Histogram<'backend' | 'operation' | 'outcome'>;
@@ -69,6 +70,7 @@ export class FrontendMetrics {
     });
     this.reclaims = new Counter({ name: 'distci_reclaims_total', help: 'Claims of tickets whose earlier lease was lost or released', registers });
     this.leaseExpiries = new Counter({ name: 'distci_lease_expiries_total', help: 'Leases this frontend found expired and returned or ended', registers });
+    this.ticketsPurged = new Counter({ name: 'distci_tickets_purged_total', help: 'Done tickets this frontend removed from the coordinator after the retention', registers });
     this.leaseErrors = new Counter({
       name: 'distci_stale_lease_writes_total',
       help: 'Renew, complete or release refused because the lease token was stale',

@@ -9,6 +9,8 @@ import type { Coordinator } from '../coordination/contract.js';
 import type { Store } from '../storage/contract.js';
 import type { Keyring } from '../core/crypto/keyring.js';
 import { SecretStore, type SecretsProvider } from './services/secrets.js';
+import { TicketPurger } from './services/ticket-purge.js';
+import { DEFAULTS } from '../config/settings.js';
 import { AuditLog } from './services/audit.js';
 import { auditRoutes } from './routes/audit.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -59,6 +61,8 @@ export interface FrontendOptions {
   leaseTtlMs: number;
   maxWaitMs: number;
   sweepMs: number;
+  /** How long done tickets stay in the coordinator (default 24 h). */
+  ticketRetentionMs?: number;
   bodyLimit: number;
   /** How often this frontend looks for due cron ticks (0: never). */
   cronIntervalMs?: number;
@@ -174,8 +178,15 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     { prefix: '/api/v1' },
   );
 
+  const purger = new TicketPurger(coordinator, {
+    retentionMs: options.ticketRetentionMs ?? DEFAULTS.ticketRetentionMs,
+    log: options.log,
+    onPurged: (n) => metrics.ticketsPurged.inc(n),
+  });
+
   await app.ready();
   dispatcher.start();
+  purger.start();
   if ((options.cronIntervalMs ?? 1000) > 0) cron.start();
   return {
     app,
@@ -183,6 +194,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     cron,
     close: async () => {
       await cron.stop();
+      await purger.stop();
       await dispatcher.stop();
       await app.close();
     },

@@ -323,6 +323,36 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
       });
     });
 
+    describe('purging done tickets', () => {
+      it('removes tickets done for longer than the retention, with their keys; keeps the rest', async () => {
+        const kind = freshKind();
+        const done: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          await c.post({ kind, refs: { job: `j-${kind}` }, idempotencyKey: `${kind}-${i}` });
+          const claim = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+          assert.ok(claim);
+          done.push((await c.complete(claim.ticket.id, claim.token, { outcome: 'success' })).id);
+        }
+        const leased = (await c.post({ kind })).ticket;
+        const pending = (await c.post({ kind })).ticket;
+        const claim = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+        assert.equal(claim?.ticket.id, leased.id);
+        assert.equal(await c.purgeDone(3_600_000, 1000), 0, 'nothing is older than an hour');
+        await new Promise((r) => setTimeout(r, 50));
+        // Other tests' done tickets may be purged too: count only ours.
+        await eventually(async () => {
+          await other.purgeDone(10, 1000);
+          for (const id of done) await assert.rejects(c.get(id), NotFoundError);
+        }, 10_000);
+        assert.equal((await c.get(leased.id)).status, 'leased', 'a leased ticket stays');
+        assert.equal((await c.get(pending.id)).status, 'pending', 'a pending ticket stays');
+        assert.deepEqual((await c.list({ kind })).map((t) => t.id).sort(), [leased.id, pending.id].sort());
+        assert.deepEqual(await c.list({ job: `j-${kind}` }), []);
+        const again = await c.post({ kind, idempotencyKey: `${kind}-0` });
+        assert.equal(again.created, true, 'a purged ticket frees its idempotency key');
+      });
+    });
+
     describe('queue statistics', () => {
       it('reports the depth of each kind and label set and when its oldest ticket was posted', async () => {
         const kind = freshKind();

@@ -47,6 +47,7 @@ export async function startTestFrontend(
     log: silent,
     tokens: options.tokens ?? [],
     leaseTtlMs: options.leaseTtlMs ?? 10_000,
+    ...(options.ticketRetentionMs !== undefined ? { ticketRetentionMs: options.ticketRetentionMs } : {}),
     maxWaitMs: options.maxWaitMs ?? 60_000,
     sweepMs: options.sweepMs ?? 100,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,

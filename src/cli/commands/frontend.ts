@@ -69,6 +69,7 @@ export async function startFrontend(settings: Settings): Promise<RunningFrontend
     leaseTtlMs: settings.leaseTtlMs,
     maxWaitMs: settings.maxWaitMs,
     sweepMs: settings.sweepMs,
+    ticketRetentionMs: settings.ticketRetentionMs,
     bodyLimit: settings.bodyLimit,
   });
   const url = await frontend.app.listen({ host: settings.host, port: settings.port });
@@ -88,7 +89,7 @@ export async function startFrontend(settings: Settings): Promise<RunningFrontend
 
 export function frontendCommand(program: Command): void {
   const cmd = program.command('frontend').description('run a stateless HTTP frontend (start as many as you like)');
-  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'maxUploadBytes', 'host', 'port', 'leaseTtlMs', 'sweepMs', 'bodyLimit', 'logLevel', 'secretsKeyFile']).action(
+  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'maxUploadBytes', 'host', 'port', 'leaseTtlMs', 'sweepMs', 'ticketRetentionMs', 'bodyLimit', 'logLevel', 'secretsKeyFile']).action(
     async (opts: Record<string, string>) => {
       const running = await startFrontend(settingsFrom(opts));
       process.stdout.write(`distci frontend listening on ${running.url}\n`);

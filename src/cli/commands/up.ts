@@ -13,7 +13,7 @@ import { startWorker } from './worker.js';
  */
 export function upCommand(program: Command): void {
   const cmd = program.command('up').description('run distci on this machine: frontend, workers of every kind, embedded state');
-  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'host', 'port', 'leaseTtlMs', 'concurrency', 'logLevel', 'publicUrl'])
+  addSettingsFlags(cmd, ['data', 'coordinator', 'store', 'host', 'port', 'leaseTtlMs', 'ticketRetentionMs', 'concurrency', 'logLevel', 'publicUrl'])
     .option('--no-example', 'do not run the example build at start')
     .action(async (opts: Record<string, string | boolean>) => {
       const settings = { ...settingsFrom({ concurrency: '4', logLevel: 'warn', ...opts }), noExample: opts.example === false };

@@ -50,6 +50,8 @@ CREATE INDEX IF NOT EXISTS tickets_pending_by_route ON tickets (route, seq) WHER
 CREATE INDEX IF NOT EXISTS tickets_leased ON tickets (lease_expires_at) WHERE status = 'leased';
 CREATE INDEX IF NOT EXISTS tickets_claim_id ON tickets (claim_id) WHERE claim_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tickets_by_job ON tickets (job, seq) WHERE job IS NOT NULL;
+-- Purging: done tickets by when they ended.
+CREATE INDEX IF NOT EXISTS tickets_done ON tickets (updated_at) WHERE status = 'done';
 
 -- One row per queue — (kind, label set, priority, share) — kept by triggers: its pending
 -- count, its head (oldest pending ticket) and the turn at which its share was last

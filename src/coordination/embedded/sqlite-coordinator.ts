@@ -142,6 +142,10 @@ export class SqliteCoordinator implements Coordinator {
     return requeued + ended;
   }
 
+  async purgeDone(retainMs: number, limit: number): Promise<number> {
+    return this.run(() => this.db.transaction(() => this.tickets.purgeDone(retainMs, limit)).immediate());
+  }
+
   async queueStats(): Promise<QueueStat[]> {
     return this.run(() => this.tickets.queueStats());
   }

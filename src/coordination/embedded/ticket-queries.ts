@@ -71,6 +71,8 @@ export class TicketQueries {
         WHERE status = 'leased' AND lease_expires_at < @now AND attempt >= max_attempts`),
       end: db.prepare(`UPDATE tickets SET status = 'done', result = @result, lease_expires_at = NULL,
         claim_id = NULL, updated_at = @now WHERE seq = @seq AND status <> 'done' RETURNING *`),
+      purgeDone: db.prepare(`DELETE FROM tickets WHERE seq IN
+        (SELECT seq FROM tickets WHERE status = 'done' AND updated_at < @before ORDER BY updated_at LIMIT @limit)`),
       flagCancel: db.prepare(`UPDATE tickets SET cancel_requested = 1, updated_at = @now
         WHERE seq = @seq AND status <> 'done' RETURNING *`),
       expireRetry: db.prepare(`UPDATE tickets SET status = 'pending', lease_holder = NULL, lease_expires_at = NULL,
@@ -257,6 +259,11 @@ export class TicketQueries {
         return { requeued, ended: final.length, claimable: claimable || requeued > 0 };
       })
       .immediate();
+  }
+
+  /** Done tickets that ended before `now - retainMs`, oldest first (the tickets_done index). */
+  purgeDone(retainMs: number, limit: number): number {
+    return this.s.purgeDone.run({ before: this.now() - retainMs, limit }).changes;
   }
 
   private whyNotHeld(id: string, token: number): Error {

@@ -28,6 +28,7 @@ import { Layout } from './layout.js';
 import { Leases } from './leases.js';
 import { Locks } from './locks.js';
 import { Members } from './members.js';
+import { purgeDone } from './purge.js';
 import { Records } from './records.js';
 import { Session } from './session.js';
 import { queueStats, Tickets } from './tickets.js';
@@ -160,6 +161,10 @@ export class ZookeeperCoordinator implements Coordinator {
 
   release(id: string, token: number): Promise<Ticket> {
     return this.guard(() => this.leases.release(id, token));
+  }
+
+  purgeDone(retainMs: number, limit: number): Promise<number> {
+    return this.guard(() => purgeDone(this.session, retainMs, limit));
   }
 
   expireLeases(): Promise<number> {
