@@ -163,7 +163,19 @@ async function allFinished(cluster: HaCluster, job: string, total: number, timeo
   }
 }
 
+/**
+ * Every ticket of the job, once none is pending or leased (or after 30 s). A build-control
+ * ticket a killed worker held may outlive its build, which another event's ticket finished:
+ * its lease expires and a live worker ends it. Waiting for that, not asserting before it.
+ */
 async function allTickets(cluster: HaCluster, job: string): Promise<Ticket[]> {
+  for (const deadline = Date.now() + 30_000; ; await delay(200)) {
+    const tickets = await listTickets(cluster, job);
+    if (tickets.every((t) => t.status === 'done') || Date.now() > deadline) return tickets;
+  }
+}
+
+async function listTickets(cluster: HaCluster, job: string): Promise<Ticket[]> {
   const out: Ticket[] = [];
   for (let after: string | undefined; ; ) {
     const page = await cluster.tickets.list({ job, limit: 500, ...(after ? { after } : {}) }, { retryUntil: Date.now() + 30_000 });
