@@ -166,7 +166,8 @@ status: ${job.status}
     await reporter.kill();
     const survivor = cluster.startWorker(['--kinds', 'commit-status', '--worker-id', 'survivor-reporter']);
     const [, final] = await reports('killed-reporter');
-    assert.deepEqual(states(forge.of('distci/killed-reporter')), ['pending', 'success']);
+    // The start report may skip itself when the one-line build finished first; the result is there once.
+    assert.match(states(forge.of('distci/killed-reporter')).join(','), /^(pending,)?success$/);
     assert.equal(final!.attempt, 2, 'a second worker took the report over');
     assert.equal(final!.holder, 'survivor-reporter');
     assert.deepEqual(final!.result?.data, { state: 'success', skipped: 'already reported' });
