@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { Proc } from '../../src/harness/processes.js';
-import { expectStatus, requestJson as send, sleep, startDistci, summarize, type BenchArgs, type Summary } from '../common.js';
+import { expectStatus, requestJson as send, sleep, startDistci, summarize, type BenchArgs, type ResultRow, type Summary } from '../common.js';
+import { ms } from './loops.js';
 import { payload, type Settings } from './settings.js';
 
 export type Frontend = Proc & { url: string };
@@ -119,6 +120,35 @@ export interface WakeLines {
   wakeSamePost: Summary;
   wakeCross: Summary;
   wakeCrossPost: Summary;
+}
+
+/** The rows of line 1, against a coordinator's targets (p99 unjudged without one). */
+export function wakeRows(m: WakeLines, settleMs: number, target: { wakeP50Ms: number; wakeP99Ms?: number }): ResultRow[] {
+  const group = '1. long-poll wake-up: post sent → parked claim answered';
+  const wake = (where: string, sum: Summary, post: Summary): ResultRow[] => [
+    {
+      group,
+      metric: `${where} p50`,
+      value: sum.p50,
+      unit: 'ms',
+      target: `≤ ${target.wakeP50Ms} ms`,
+      met: sum.p50 <= target.wakeP50Ms,
+      detail: `n=${sum.n}; the post's own answer p50 ${ms(post.p50)}`,
+    },
+    {
+      group,
+      metric: `${where} p99`,
+      value: sum.p99,
+      unit: 'ms',
+      ...(target.wakeP99Ms !== undefined ? { target: `≤ ${target.wakeP99Ms} ms`, met: sum.p99 <= target.wakeP99Ms } : {}),
+      detail: `max ${ms(sum.max)}; the post's own answer p99 ${ms(post.p99)}`,
+    },
+  ];
+  return [
+    ...wake('same frontend (post to A)', m.wakeSame, m.wakeSamePost),
+    ...wake('across frontends (post to B)', m.wakeCross, m.wakeCrossPost),
+    { group, metric: 'empty claim round trip p99 (time to park)', value: m.empty.p99, unit: 'ms', detail: `p50 ${ms(m.empty.p50)}; settle delay before each post: ${settleMs} ms` },
+  ];
 }
 
 /** Line 1 on any coordinator: empty claims on A, then wake-ups with the post to A and to B. */

@@ -1,6 +1,6 @@
 /** The result table of the SQLite dispatch lines, with the target and where the time goes. */
-import { OTHER_PROCESSES, type BenchResult, type ResultRow, type Summary } from '../common.js';
-import type { WakeLines } from './frontends.js';
+import { OTHER_PROCESSES, type BenchResult, type ResultRow } from '../common.js';
+import { wakeRows, type WakeLines } from './frontends.js';
 import { ms, us, type LoopResult } from './loops.js';
 import { TARGET, type Settings } from './settings.js';
 import type { RawResult } from './sqlite.js';
@@ -45,40 +45,11 @@ function rawDetail(r: RawResult): string {
 }
 
 export function report(s: Settings, m: Measured): BenchResult {
-  const wakeGroup = '1. long-poll wake-up: post sent → parked claim answered';
-  const wake = (where: string, sum: Summary, post: Summary): ResultRow[] => [
-    {
-      group: wakeGroup,
-      metric: `${where} p50`,
-      value: sum.p50,
-      unit: 'ms',
-      target: `≤ ${TARGET.wakeP50Ms} ms`,
-      met: sum.p50 <= TARGET.wakeP50Ms,
-      detail: `n=${sum.n}; the post's own answer p50 ${ms(post.p50)}`,
-    },
-    {
-      group: wakeGroup,
-      metric: `${where} p99`,
-      value: sum.p99,
-      unit: 'ms',
-      target: `≤ ${TARGET.wakeP99Ms} ms`,
-      met: sum.p99 <= TARGET.wakeP99Ms,
-      detail: `max ${ms(sum.max)}; the post's own answer p99 ${ms(post.p99)}`,
-    },
-  ];
   const claimFloor = TARGET.claimShareOfHealthz * m.healthz.rate;
   const tput = `2./3. HTTP throughput, ${s.concurrency} concurrent client loops on frontend A`;
   const raw = '3. SQLite in-process (SqliteCoordinator, no HTTP), same queue size';
   const rows: ResultRow[] = [
-    ...wake('same frontend (post to A)', m.wakeSame, m.wakeSamePost),
-    ...wake('across frontends (post to B)', m.wakeCross, m.wakeCrossPost),
-    {
-      group: wakeGroup,
-      metric: 'empty claim round trip p99 (time to park)',
-      value: m.empty.p99,
-      unit: 'ms',
-      detail: `p50 ${ms(m.empty.p50)}; settle delay before each post: ${s.settleMs} ms`,
-    },
+    ...wakeRows(m, s.settleMs, TARGET),
     {
       group: tput,
       metric: 'claims/s (waitMs 0, never completed)',

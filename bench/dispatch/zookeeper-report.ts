@@ -1,6 +1,6 @@
 /** The result table of the ZooKeeper dispatch lines. */
-import { OTHER_PROCESSES, type BenchResult, type ResultRow, type Summary } from '../common.js';
-import type { WakeLines } from './frontends.js';
+import { OTHER_PROCESSES, type BenchResult, type ResultRow } from '../common.js';
+import { wakeRows, type WakeLines } from './frontends.js';
 import { ms, us, type LoopResult } from './loops.js';
 import { ZK_IN_FLIGHT, ZK_TARGET, type Settings } from './settings.js';
 
@@ -32,25 +32,10 @@ function zkLoopDetail(r: LoopResult): string {
 }
 
 export function reportZk(s: Settings, m: ZkMeasured): BenchResult {
-  const wakeGroup = '1. long-poll wake-up: post sent → parked claim answered';
-  const wake = (where: string, sum: Summary, post: Summary): ResultRow[] => [
-    {
-      group: wakeGroup,
-      metric: `${where} p50`,
-      value: sum.p50,
-      unit: 'ms',
-      target: `≤ ${ZK_TARGET.wakeP50Ms} ms`,
-      met: sum.p50 <= ZK_TARGET.wakeP50Ms,
-      detail: `n=${sum.n}; the post's own answer p50 ${ms(post.p50)}`,
-    },
-    { group: wakeGroup, metric: `${where} p99`, value: sum.p99, unit: 'ms', detail: `max ${ms(sum.max)}; the post's own answer p99 ${ms(post.p99)}` },
-  ];
   const http = '2. claims over HTTP: concurrent client loops (workers) spread over frontends A and B';
   const rawGroup = '3. raw ZooKeeper conditional writes: ZkClient.setData expecting the version, each loop on its own znode';
   const rows: ResultRow[] = [
-    ...wake('same frontend (post to A)', m.wakeSame, m.wakeSamePost),
-    ...wake('across frontends (post to B)', m.wakeCross, m.wakeCrossPost),
-    { group: wakeGroup, metric: 'empty claim round trip p99 (time to park)', value: m.empty.p99, unit: 'ms', detail: `p50 ${ms(m.empty.p50)}; settle delay before each post: ${s.settleMs} ms` },
+    ...wakeRows(m, s.settleMs, ZK_TARGET),
   ];
   for (const w of s.workers) {
     const claims = m.claims[w]!;
