@@ -9,6 +9,14 @@ interface Waiter {
   settle(claims: Claim[]): boolean;
 }
 
+/** Signatures whose last yield is remembered; worker configurations are few. */
+const MAX_SIGNATURES = 1000;
+
+/** Attempt `i` of a claim: its own claim id, so a retried request finds what it won. */
+function withAttempt(request: ClaimRequest, i: number): ClaimRequest {
+  return i === 0 || request.claimId === undefined ? request : { ...request, claimId: `${request.claimId}#${i}` };
+}
+
 export interface DispatcherOptions {
   /** How often this frontend returns expired leases to the queue (idempotent housekeeping). */
   sweepMs: number;
@@ -30,10 +38,16 @@ export interface DispatcherOptions {
  * notification arrived during its first try starts a round itself.
  *
  * A claim may ask for up to `max` tickets (a worker with that many free slots). They are
- * `max` coordinator claims issued in the same turn, so the embedded coordinator's group
- * commit leases them in one transaction; each gets its own lease and token. Attempt `i`
- * carries the claim id `claimId#i` (the first one `claimId` itself), so a retry of the
- * request finds every lease it already won and never holds more than `max`.
+ * coordinator claims issued in waves: the claims of one wave go out in the same turn, so
+ * the embedded coordinator's group commit leases them in one transaction; each gets its
+ * own lease and token. A wave that comes back short means the queue is dry and ends the
+ * claim (and, in a round, marks the signature empty); a full one is followed by one twice
+ * its size. The first wave is as big as what the last claim of that signature found, so
+ * a deep queue is drained in one wave and a lone ticket costs one claim, not `max` — the
+ * scale bench measured 2,200 coordinator claims per build when every request fired `max`
+ * at once. Attempt `i` carries the claim id `claimId#i` (the first one `claimId` itself),
+ * so a retry of the request finds every lease it already won and never holds more than
+ * `max`.
  */
 export class ClaimDispatcher {
   private waiters: Waiter[] = [];
@@ -42,6 +56,8 @@ export class ClaimDispatcher {
   private again = false;
   private unsubscribe: Unsubscribe | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  /** How many tickets the last claim of each signature found: the size of the next first wave. */
+  private readonly found = new Map<string, number>();
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -69,14 +85,15 @@ export class ClaimDispatcher {
   /** Up to `max` leases (none when `waitMs` passes or `signal` aborts first). */
   async claim(request: ClaimRequest, waitMs: number, signal: AbortSignal, max = 1): Promise<Claim[]> {
     const seen = this.generation;
-    const claims = await this.claimUpTo(request, max);
+    const signature = `${[...request.kinds].sort().join(',')}|${[...request.labels].sort().join(',')}`;
+    const claims = await this.claimUpTo(request, max, signature);
     if (claims.length > 0 || waitMs <= 0 || signal.aborted) return claims;
     return new Promise<Claim[]>((resolve) => {
       let settled = false;
       const waiter: Waiter = {
         request,
         max,
-        signature: `${[...request.kinds].sort().join(',')}|${[...request.labels].sort().join(',')}`,
+        signature,
         settle: (result) => {
           if (settled) return false;
           settled = true;
@@ -115,33 +132,35 @@ export class ClaimDispatcher {
         if (empty.has(waiter.signature)) continue;
         let claims: Claim[];
         try {
-          claims = await this.claimUpTo(waiter.request, waiter.max);
+          claims = await this.claimUpTo(waiter.request, waiter.max, waiter.signature);
         } catch (err) {
           this.options.log.warn({ err }, 'claim for a parked waiter failed; it stays parked');
           continue;
         }
-        if (claims.length === 0) empty.add(waiter.signature);
-        else if (!waiter.settle(claims)) await Promise.all(claims.map((claim) => this.giveBack(claim)));
+        // Fewer than asked: the queue ran dry, the next waiter of this signature would find nothing.
+        if (claims.length < waiter.max) empty.add(waiter.signature);
+        if (claims.length > 0 && !waiter.settle(claims)) await Promise.all(claims.map((claim) => this.giveBack(claim)));
       }
     } while (this.again && this.waiters.length > 0);
   }
 
-  private async claimUpTo(request: ClaimRequest, max: number): Promise<Claim[]> {
-    if (max === 1) {
-      const claim = await this.coordinator.claim(request);
-      return claim ? [claim] : [];
+  private async claimUpTo(request: ClaimRequest, max: number, signature: string): Promise<Claim[]> {
+    const claims: Claim[] = [];
+    let wave = Math.min(max, Math.max(1, this.found.get(signature) ?? 1));
+    for (let next = 0; next < max; wave *= 2) {
+      const size = Math.min(wave, max - next);
+      const outcomes = await Promise.allSettled(Array.from({ length: size }, (_, i) => this.coordinator.claim(withAttempt(request, next + i))));
+      next += size;
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
+      claims.push(...won);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      // Leases already won are delivered; a retry with the same claim id would find them
+      // anyway. Only when nothing was won is the request an error.
+      if (failed && claims.length === 0) throw failed.reason;
+      if (won.length < size) break;
     }
-    const attempts: Promise<Claim | null>[] = [];
-    for (let i = 0; i < max; i++) {
-      const claimId = i === 0 || request.claimId === undefined ? request.claimId : `${request.claimId}#${i}`;
-      attempts.push(this.coordinator.claim(claimId === request.claimId ? request : { ...request, claimId }));
-    }
-    const outcomes = await Promise.allSettled(attempts);
-    const claims = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
-    // Leases won by the attempts that succeeded are delivered; a retry with the same claim
-    // id would find them anyway. Only when every attempt failed is the request an error.
-    const failed = outcomes.find((o) => o.status === 'rejected');
-    if (claims.length === 0 && failed) throw failed.reason;
+    if (this.found.size >= MAX_SIGNATURES && !this.found.has(signature)) this.found.clear();
+    this.found.set(signature, claims.length);
     return claims;
   }
 

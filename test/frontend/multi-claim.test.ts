@@ -98,4 +98,32 @@ describe('claims of several tickets at once (max)', () => {
       await assert.rejects(claimMany([freshKind()], max, `mc-bad-${max}`), (err: unknown) => err instanceof ApiError && err.status === 400);
     }
   });
+
+  /** Coordinator claim calls this frontend made so far (from its /metrics). */
+  const coordinatorClaims = async (): Promise<number> => {
+    const text = await (await fetch(`${fe.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('distci_backend_call_seconds_count{') && l.includes('backend="coordinator"') && l.includes('operation="claim"'))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  };
+
+  it('costs the coordinator about one claim per ticket found, not max per request', async () => {
+    const kind = freshKind();
+    await api.post({ kind });
+    let before = await coordinatorClaims();
+    assert.equal((await claimMany([kind], 64, 'mc-cost-a')).length, 1);
+    assert.ok((await coordinatorClaims()) - before <= 3, 'a lone ticket: a wave of one, then one of two that comes back empty');
+
+    // Two parked waiters of one signature, one ticket posted: one wins it, the round stops there.
+    before = await coordinatorClaims();
+    const parked = Promise.all([claimMany([kind], 64, 'mc-cost-b', { waitMs: 1_000 }), claimMany([kind], 64, 'mc-cost-c', { waitMs: 1_000 })]);
+    await untilParked(fe.url, 2);
+    await api.post({ kind });
+    const [b, c] = await parked;
+    assert.equal(b.length + c.length, 1);
+    const spent = (await coordinatorClaims()) - before;
+    assert.ok(spent <= 8, `${spent} coordinator claims for one ticket`);
+  });
+
 });
