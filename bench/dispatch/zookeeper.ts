@@ -8,10 +8,7 @@
  * ZooKeeper conditional-write rate — setData expecting the version, through the
  * project's ZkClient, each loop on its own znode — sequentially, 16 and 64 in flight.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Pool } from 'undici';
 import { isZk, ZK } from '../../src/coordination/zookeeper/errors.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
@@ -21,9 +18,8 @@ import { claimBody, poolTo, startFrontends, stopFrontends, wakeUpLines, type Gra
 import { closedLoop, type LoopResult } from './loops.js';
 import { LEASE_TTL_MS, payload, ZK_IN_FLIGHT, type Settings } from './settings.js';
 import { reportZk } from './zookeeper-report.js';
+import { startEnsemble } from '../zookeeper-ensemble.js';
 
-const ZOOKEEPER_SCRIPT = fileURLToPath(new URL('../../../scripts/zookeeper.sh', import.meta.url));
-const execFileAsync = promisify(execFile);
 
 interface Ensemble {
   servers: string;
@@ -47,31 +43,6 @@ async function ensembleFor(args: BenchArgs, url: string, runId: string): Promise
   const root = `${options.root}/bench-${runId}`;
   args.cleanup.defer(`remove ${root} from the ensemble`, () => removeTree(options.servers, root));
   return { servers: options.servers, root, query: url.includes('?') ? url.slice(url.indexOf('?')) : '', pids: {} };
-}
-
-/** A throwaway 3-node ensemble on loopback (scripts/zookeeper.sh), stopped by the cleanup. */
-async function startEnsemble(args: BenchArgs): Promise<{ servers: string; pids: Record<string, number> }> {
-  args.log('starting a throwaway 3-node ZooKeeper ensemble on loopback (scripts/zookeeper.sh)');
-  let stdout: string;
-  try {
-    ({ stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 }));
-  } catch (err) {
-    throw new UsageError(`could not start ZooKeeper with scripts/zookeeper.sh: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`);
-  }
-  const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
-  const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
-  if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
-  args.cleanup.defer(`stop the ZooKeeper ensemble in ${state}`, async () => {
-    await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'stop', state], { timeout: 60_000 });
-  });
-  const { stdout: status } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'status', state]);
-  const pids: Record<string, number> = {};
-  for (const line of status.trim().split('\n')) {
-    const [node, , pid, mode] = line.split(' ');
-    pids[`zookeeper${node} (${mode})`] = Number(pid);
-  }
-  args.log(`ensemble ${servers}: ${Object.entries(pids).map(([n, pid]) => `${n} pid ${pid}`).join(', ')}`);
-  return { servers, pids };
 }
 
 /** Runs `fn` over `items` with at most `ZK_IN_FLIGHT` calls at once. */

@@ -6,17 +6,16 @@
  * process and the ensemble are registered with the bench's cleanup by PID before they
  * can fail, so an error or Ctrl-C stops them.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import { defaultCoordinatorUrl } from '../../src/coordination/open.js';
 import type { Proc } from '../../src/harness/processes.js';
 import { defaultStoreUrl } from '../../src/storage/open.js';
 import { expectStatus, requestJson, sleep, startDistci, type BenchArgs } from '../common.js';
+import { startEnsemble, type Ensemble } from '../zookeeper-ensemble.js';
 import { merge, scrape, sumOf, type Scrape } from './observe.js';
 
 export type Backend = 'sqlite' | 'zookeeper';
@@ -56,47 +55,12 @@ export interface DeploymentPlan {
   frontendEnv?: NodeJS.ProcessEnv;
 }
 
-const ZOOKEEPER_SCRIPT = fileURLToPath(new URL('../../../scripts/zookeeper.sh', import.meta.url));
-const execFileAsync = promisify(execFile);
-
-interface Ensemble {
-  servers: string;
-  pids: Record<string, number>;
-}
 
 let ensemble: Promise<Ensemble> | null = null;
 
 /** One throwaway 3-node ensemble per bench run, started on first use, stopped by the cleanup. */
 function sharedEnsemble(args: Pick<BenchArgs, 'cleanup' | 'log'>): Promise<Ensemble> {
-  ensemble ??= (async () => {
-    args.log('starting a throwaway 3-node ZooKeeper ensemble on loopback (scripts/zookeeper.sh)');
-    let stdout = '';
-    // Other ensembles on the machine can take a port between the script's probe and the
-    // node's bind: try again on fresh ports.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        ({ stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 }));
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        args.log(`scripts/zookeeper.sh start failed (${(err as Error).message.split('\n')[1] ?? 'see its logs'}); trying again`);
-      }
-    }
-    const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
-    const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
-    if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
-    args.cleanup.defer(`stop the ZooKeeper ensemble in ${state}`, async () => {
-      await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'stop', state], { timeout: 60_000 });
-    });
-    const { stdout: status } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'status', state]);
-    const pids: Record<string, number> = {};
-    for (const line of status.trim().split('\n')) {
-      const [node, , pid] = line.split(' ');
-      pids[`zookeeper${node}`] = Number(pid);
-    }
-    args.log(`ensemble ${servers}: ${Object.entries(pids).map(([n, pid]) => `${n} pid ${pid}`).join(', ')}`);
-    return { servers, pids };
-  })();
+  ensemble ??= startEnsemble(args);
   return ensemble;
 }
 

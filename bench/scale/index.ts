@@ -27,26 +27,16 @@ import { scaleChart } from './chart.js';
 import type { Backend } from './deploy.js';
 import { runFlat, type FlatVariant } from './flat.js';
 import { runFlood, type FloodResult } from './flood.js';
-import { runRamp, type RampResult, type RampStage } from './ramp.js';
+import { runRamp, type RampResult, type RampSettings, type RampStage } from './ramp.js';
 
 const TARGET = { dispatchP99Ms: 100, frontendRssMiB: 300, apiP99Ms: 50, flatRatio: 1.1, floodStartMs: 5000 };
 const MODES = ['ramp', 'flat', 'flood'] as const;
 type Mode = (typeof MODES)[number];
 
-interface Settings {
+/** The ramp's settings (the per-run `thinkMs` and `frontendEnv` are set where it runs) and the other modes'. */
+interface Settings extends Omit<RampSettings, 'thinkMs' | 'frontendEnv'> {
   modes: Mode[];
   backends: Backend[];
-  ns: number[];
-  /** The shell step's sleep at each N. */
-  sleeps: number[];
-  windowSeconds: number;
-  settleSeconds: number;
-  ratePerSec: number;
-  jobs: number;
-  frontends: number;
-  workers: number;
-  slots: number;
-  drainSeconds: number;
   flatBuilds: number;
   flatJobs: number;
   finishedBuilds: number;
