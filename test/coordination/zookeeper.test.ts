@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ZK, type ZkError } from '../../src/coordination/zookeeper/errors.js';
+import type { Session } from '../../src/coordination/zookeeper/session.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
 import { parseZookeeperUrl, ZookeeperCoordinator, type ZookeeperOptions } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
 import { openCoordinator } from '../../src/coordination/open.js';
@@ -89,6 +90,67 @@ describe('zookeeper backend', () => {
     await c.putRecord('builds/j/1', { step: 2 }, 1, fence);
     await assert.rejects(c.putRecord('builds/j/1', { step: 'lost' }, 1, fence), ConflictError);
     assert.deepEqual(await c.getRecord('builds/j/1'), { value: { step: 2 }, version: 2 });
+  });
+
+  it('serves reads asked for in one turn behind one shared barrier, each seeing every write acknowledged before it', async () => {
+    const open = fresh();
+    const [writer, reader] = [open(), open()];
+    await Promise.all([writer.ready(), reader.ready()]);
+    // Reads go through the reader's second session; count the barriers it sends.
+    const readSession = (reader as unknown as { reader: Session }).reader;
+    let barriers = 0;
+    const barrier = readSession.barrier.bind(readSession);
+    readSession.barrier = (zk) => {
+      barriers++;
+      return barrier(zk);
+    };
+    const { ticket } = await writer.post({ kind: 'fresh-reads' });
+    for (let round = 1; round <= 20; round++) {
+      await writer.putRecord(`fresh/${round}`, { round }, 0);
+      await writer.nextNumber('fresh-counter');
+      const before = barriers;
+      // Asked for in one turn, just after the writes were acknowledged through another instance.
+      const [records, page, number, seen] = await Promise.all([
+        Promise.all(Array.from({ length: round }, (_, i) => reader.getRecord<{ round: number }>(`fresh/${i + 1}`))),
+        reader.listRecords<{ round: number }>('fresh/', { limit: 1000 }),
+        reader.currentNumber('fresh-counter'),
+        reader.get(ticket.id),
+      ]);
+      assert.deepEqual(records.map((r) => r?.value.round), Array.from({ length: round }, (_, i) => i + 1), `round ${round}: every record written`);
+      assert.equal(page.records.length, round, `round ${round}: the listing has every record`);
+      assert.equal(number, round, `round ${round}: the counter as written`);
+      assert.equal(seen.id, ticket.id);
+      assert.equal(barriers - before, 1, `round ${round}: ${round + 3} reads in one turn passed one barrier`);
+    }
+  });
+
+  it('keeps the listing of a large record directory and lists it again only once it changed, also through another instance', async () => {
+    const open = fresh();
+    const [writer, reader] = [open(), open()];
+    await Promise.all([writer.ready(), reader.ready()]);
+    const key = (i: number) => `many/${String(i).padStart(4, '0')}`;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => writer.putRecord(key(i), { i }, 0)));
+    const zk = (reader as unknown as { reader: Session }).reader.client;
+    let listings = 0;
+    const listChildren = zk.listChildren.bind(zk);
+    zk.listChildren = (path) => {
+      listings++;
+      return listChildren(path);
+    };
+    const page = async (after?: string) => (await reader.listRecords<{ i: number }>('many/', { limit: 10, ...(after ? { after } : {}) })).records.map((r) => r.value.i);
+    assert.deepEqual(await page(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(listings, 1);
+    assert.deepEqual(await page(key(9)), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.equal(listings, 1, 'unchanged: the kept listing serves the next page');
+    // Changes through another instance: one record deleted, one created before the first.
+    await writer.deleteRecord(key(3), 1);
+    await writer.putRecord('many/-first', { i: -1 }, 0);
+    assert.deepEqual(await page(), [-1, 0, 1, 2, 4, 5, 6, 7, 8, 9]);
+    assert.equal(listings, 2, 'changed: listed again');
+    // A value change alone is no change of the listing, and is seen.
+    await writer.putRecord(key(0), { i: 1000 }, 1);
+    assert.deepEqual(await page(), [-1, 1000, 1, 2, 4, 5, 6, 7, 8, 9]);
+    assert.equal(listings, 2);
   });
 
   it('loses no ticket and grants none twice when a follower is SIGKILLed during a claim storm', async () => {

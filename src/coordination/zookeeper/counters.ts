@@ -25,6 +25,8 @@ export class Counters {
     private readonly session: Session,
     private readonly tickets: Tickets,
     private readonly records: Records,
+    /** Serves `current` (see `Session`: reads that need not queue behind this instance's writes). */
+    private readonly reader: Session = session,
   ) {}
 
   private get layout() {
@@ -35,7 +37,7 @@ export class Counters {
   async current(counter: string): Promise<number> {
     assertKey('counter', counter);
     const path = this.layout.counter(counter);
-    return this.session.run((zk) => this.session.fresh(zk, async () => (await zk.exists(path))?.version ?? 0));
+    return this.reader.run((zk) => this.reader.fresh(zk, async () => (await zk.exists(path))?.version ?? 0));
   }
 
   async next(counter: string): Promise<number> {

@@ -10,7 +10,8 @@ import { ValidationError } from '../../core/errors.js';
 import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
 import { assertKey } from '../record-keys.js';
 import { toDistciError, ZK, ZkError, type Meaning } from './errors.js';
-import { dec, json, parse, parseTicketId } from './layout.js';
+import { json, parse, parseTicketId } from './layout.js';
+import { Listings } from './listings.js';
 import type { Session } from './session.js';
 import { orNull } from './tickets.js';
 import type { Op, ZkClient } from './zk-client.js';
@@ -37,7 +38,13 @@ export function recordDirs(key: string): string[] {
 }
 
 export class Records {
-  constructor(private readonly session: Session) {}
+  private readonly listings = new Listings();
+
+  /** `reader` serves `get` and `list` (see `Session`: reads that need not queue behind this instance's writes). */
+  constructor(
+    private readonly session: Session,
+    private readonly reader: Session = session,
+  ) {}
 
   private get layout() {
     return this.session.layout;
@@ -57,7 +64,7 @@ export class Records {
 
   async get<T>(key: string): Promise<VersionedRecord<T> | null> {
     assertKey('record key', key);
-    const record = await this.session.run((zk) => this.session.fresh(zk, () => this.read<T>(zk, key)));
+    const record = await this.reader.run((zk) => this.reader.fresh(zk, () => this.read<T>(zk, key)));
     return record ? { value: record.value, version: record.version } : null;
   }
 
@@ -123,34 +130,30 @@ export class Records {
     const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
     const segments = prefix.split('/');
     const partial = segments.pop()!;
-    return this.session.run(async (zk) => {
-      await this.session.barrier(zk);
-      let keys = await this.keysUnder(zk, segments, partial);
-      if (page.after !== undefined) {
-        const after = page.after;
-        keys = keys.filter((k) => (page.reverse ? k < after : k > after));
-      }
-      keys.sort();
-      if (page.reverse) keys.reverse();
-      const chosen = keys.slice(0, limit);
-      const read = await Promise.all(chosen.map((key) => this.read<T>(zk, key)));
-      const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
-      return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
-    });
-  }
-
-  /** Every key in the directory `segments` whose next part starts with `partial`, deeper ones included. */
-  private async keysUnder(zk: ZkClient, segments: string[], partial: string): Promise<string[]> {
-    const names = await zk.getChildren(this.layout.recordDir(segments)).catch((err: unknown) => orNull(err) ?? []);
-    const base = segments.length ? `${segments.join('/')}/` : '';
-    const nested = await Promise.all(
-      names.map(async (name) => {
-        const part = dec(name.slice(1));
-        if (!part.startsWith(partial)) return [];
-        if (name.startsWith('r')) return [`${base}${part}`];
-        return name.startsWith('d') ? this.keysUnder(zk, [...segments, part], '') : [];
+    return this.reader.run((zk) =>
+      this.reader.fresh(zk, async () => {
+        let keys = await this.keysUnder(zk, segments, partial);
+        if (page.after !== undefined) {
+          const after = page.after;
+          keys = keys.filter((k) => (page.reverse ? k < after : k > after));
+        }
+        if (page.reverse) keys = keys.slice().reverse();
+        const chosen = keys.slice(0, limit);
+        const read = await Promise.all(chosen.map((key) => this.read<T>(zk, key)));
+        const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
+        return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
       }),
     );
-    return nested.flat();
+  }
+
+  /** Every key in the directory `segments` whose next part starts with `partial`, deeper ones included, sorted. */
+  private async keysUnder(zk: ZkClient, segments: string[], partial: string): Promise<readonly string[]> {
+    const { records, dirs } = await this.listings.list(zk, this.layout.recordDir(segments));
+    const base = segments.length ? `${segments.join('/')}/` : '';
+    const keys = records.filter((part) => part.startsWith(partial)).map((part) => `${base}${part}`);
+    const deeper = dirs.filter((part) => part.startsWith(partial));
+    if (deeper.length === 0) return keys;
+    const nested = await Promise.all(deeper.map((part) => this.keysUnder(zk, [...segments, part], '')));
+    return keys.concat(...nested).sort();
   }
 }

@@ -22,6 +22,12 @@ export interface SessionOptions {
 
 export type SessionEvent = SessionState | 'session';
 
+/** Fresh reads waiting for the barrier of their turn. */
+interface BarrierGroup {
+  zk: ZkClient;
+  waiting: ((barrier: Promise<unknown>) => void)[];
+}
+
 export class Session {
   private zk: ZkClient;
   private closed = false;
@@ -144,10 +150,34 @@ export class Session {
     return zk.multi([{ op: 'check', path: this.options.layout.root, version: -1 }]);
   }
 
-  /** Sends a barrier and then `reads` without waiting in between (same session: in order). */
-  async fresh<T>(zk: ZkClient, reads: () => Promise<T>): Promise<T> {
-    const [, value] = await Promise.all([this.barrier(zk), reads()]);
-    return value;
+  /**
+   * Sends a barrier and then `reads` without waiting in between (same session: in order).
+   * Reads asked for in the same turn of the event loop share one barrier, sent at the end
+   * of that turn and before all of them: it is sent after each of them was asked for, so
+   * each still sees every write acknowledged before it was asked for (one quorum write
+   * per turn instead of one per read: a page of 50 jobs with their last builds was ~100).
+   */
+  fresh<T>(zk: ZkClient, reads: () => Promise<T>): Promise<T> {
+    let group = this.barrierGroup;
+    if (!group || group.zk !== zk) {
+      const next: BarrierGroup = { zk, waiting: [] };
+      this.barrierGroup = group = next;
+      setImmediate(() => this.sendBarrier(next));
+    }
+    return new Promise<T>((resolve, reject) => {
+      group.waiting.push((barrier) => {
+        Promise.all([barrier, new Promise<T>((started) => started(reads()))]).then(([, value]) => resolve(value), reject);
+      });
+    });
+  }
+
+  private barrierGroup: BarrierGroup | null = null;
+
+  private sendBarrier(group: BarrierGroup): void {
+    if (this.barrierGroup === group) this.barrierGroup = null;
+    const barrier = this.barrier(group.zk);
+    barrier.catch(() => undefined); // each waiter gets the failure through its own Promise.all
+    for (const start of group.waiting) start(barrier);
   }
 
   /** Creates the given persistent directories (and their ancestors under the root) once. */

@@ -57,7 +57,11 @@ export function headerBytes(header: Header): Buffer {
 }
 
 export class Tickets {
-  constructor(private readonly session: Session) {}
+  /** `reader` serves `get` and `list` (see `Session`: reads that need not queue behind this instance's writes). */
+  constructor(
+    private readonly session: Session,
+    private readonly reader: Session = session,
+  ) {}
 
   get layout() {
     return this.session.layout;
@@ -166,7 +170,7 @@ export class Tickets {
   async get(id: string): Promise<Ticket> {
     const n = parseTicketId(id);
     if (n === null) throw new NotFoundError('ticket', id);
-    const state = await this.session.run((zk) => this.session.fresh(zk, () => this.read(zk, n)));
+    const state = await this.reader.run((zk) => this.reader.fresh(zk, () => this.read(zk, n)));
     if (!state) throw new NotFoundError('ticket', id);
     return this.ticket(state);
   }
@@ -199,8 +203,7 @@ export class Tickets {
     const limit = Math.min(filter.limit ?? 100, 1000);
     const after = filter.after ? (parseTicketId(filter.after) ?? 0) : 0;
     const l = this.layout;
-    return this.session.run(async (zk) => {
-      await this.session.barrier(zk);
+    return this.reader.run((zk) => this.reader.fresh(zk, async () => {
       const out: Ticket[] = [];
       const take = async (ids: number[]): Promise<boolean> => {
         const sorted = ids.filter((id) => id > after).sort((a, b) => a - b);
@@ -227,7 +230,7 @@ export class Tickets {
         if (await take((await zk.getChildren(`${l.dir('tickets')}/${bucket}`).catch(orEmpty)).map(Number))) break;
       }
       return out;
-    });
+    }));
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Claimable notifications from one watched znode, the bell, which every transaction that
  * makes work claimable writes (post, release, requeue, follow-up). ZooKeeper watches are
- * one-shot: on each event the watch is re-armed first and listeners are told after, so a
- * write that lands after the re-arm fires the new watch, and one before it is covered by
- * the hint being delivered. Events arriving while a re-arm is in flight merge into one
+ * one-shot: on each event the re-arm is sent first and listeners are told right after
+ * (without waiting for its reply), so a write that lands after the re-arm fires the new
+ * watch, and one before it is covered by the hint: the listeners' reads follow the re-arm
+ * on the same session. Events arriving while a re-arm is in flight merge into one
  * more round. The client re-registers watches itself after a reconnect (and the server
  * fires those whose node changed meanwhile); after a session expiry the watch is armed
  * on the new session and listeners get a hint, since changes may have been missed.
@@ -59,10 +60,19 @@ export class ClaimableWatch {
         this.again = false;
         const zk = this.session.client;
         if (!zk.connected) return; // armed again on `connected` / `session`
-        const stat = await zk.exists(this.session.layout.bell, this.fired);
+        const rearm = zk.exists(this.session.layout.bell, this.fired);
+        // Tell listeners now, not after the re-arm's reply (which waits for every write this
+        // session has in flight): whatever they read next goes out after the re-arm on this
+        // same session, so it sees at least what the re-arm sees.
+        const told = this.pending;
+        if (told) {
+          this.pending = false;
+          this.emit();
+        }
+        const stat = await rearm;
         this.armed = true;
         const version = stat?.version ?? -1;
-        if (this.lastVersion !== null && version !== this.lastVersion) this.pending = true;
+        if (!told && this.lastVersion !== null && version !== this.lastVersion) this.pending = true;
         this.lastVersion = version;
         if (this.pending) {
           this.pending = false;

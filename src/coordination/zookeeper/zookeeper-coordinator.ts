@@ -79,6 +79,7 @@ export function parseZookeeperUrl(url: string): ZookeeperOptions {
 export class ZookeeperCoordinator implements Coordinator {
   readonly backend = 'zookeeper';
   private readonly session: Session;
+  private readonly reader: Session;
   private readonly tickets: Tickets;
   private readonly leases: Leases;
   private readonly expiry: Expiry;
@@ -90,19 +91,25 @@ export class ZookeeperCoordinator implements Coordinator {
   private closed = false;
 
   constructor(private readonly options: ZookeeperOptions) {
-    this.session = new Session({
+    const sessionOptions = {
       servers: options.servers,
       layout: new Layout(options.root),
       sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       operationTimeoutMs: options.operationTimeoutMs ?? 15_000,
-    });
-    this.tickets = new Tickets(this.session);
+    };
+    this.session = new Session(sessionOptions);
+    // ZooKeeper answers one session's requests in order, so a read waits for every write
+    // this instance has in flight (renewals, claims, record writes). Reads for callers
+    // (get, list, records, current numbers) go through a second session that writes
+    // nothing but barriers: they still see every acknowledged write, and wait for none.
+    this.reader = new Session(sessionOptions);
+    this.tickets = new Tickets(this.session, this.reader);
     this.members = new Members(this.session);
     this.leases = new Leases(this.session, this.tickets, this.members);
     this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500);
-    this.records = new Records(this.session);
-    this.counters = new Counters(this.session, this.tickets, this.records);
+    this.records = new Records(this.session, this.reader);
+    this.counters = new Counters(this.session, this.tickets, this.records, this.reader);
     this.locks = new Locks(this.session);
     this.watch = new ClaimableWatch(this.session);
   }
@@ -112,7 +119,7 @@ export class ZookeeperCoordinator implements Coordinator {
   }
 
   async ready(): Promise<void> {
-    await this.guard(() => this.session.ready());
+    await this.guard(() => Promise.all([this.session.ready(), this.reader.ready()]));
     this.watch.start();
   }
 
@@ -122,7 +129,7 @@ export class ZookeeperCoordinator implements Coordinator {
     this.watch.stop();
     this.members.stop();
     this.locks.close();
-    await this.session.close();
+    await Promise.all([this.session.close(), this.reader.close()]);
   }
 
   post(input: NewTicket): Promise<PostOutcome> {
