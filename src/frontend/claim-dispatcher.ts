@@ -42,10 +42,11 @@ export interface DispatcherOptions {
  * the embedded coordinator's group commit leases them in one transaction; each gets its
  * own lease and token. A wave that comes back short means the queue is dry and ends the
  * claim (and, in a round, marks the signature empty); a full one is followed by one twice
- * its size. The first wave is as big as what the last claim of that signature found, so
- * a deep queue is drained in one wave and a lone ticket costs one claim, not `max` — the
- * scale bench measured 2,200 coordinator claims per build when every request fired `max`
- * at once. Attempt `i` carries the claim id `claimId#i` (the first one `claimId` itself),
+ * its size. The first wave is one bigger than what the last claim of that signature found
+ * (at least two), so a deep queue is drained in one wave and a lone ticket costs two
+ * claims in one round trip, not `max` — the scale bench measured 2,200 coordinator claims
+ * per build when every request fired `max` at once — and not a second wave that the
+ * worker waits for. Attempt `i` carries the claim id `claimId#i` (the first one `claimId` itself),
  * so a retry of the request finds every lease it already won and never holds more than
  * `max`.
  */
@@ -146,7 +147,11 @@ export class ClaimDispatcher {
 
   private async claimUpTo(request: ClaimRequest, max: number, signature: string): Promise<Claim[]> {
     const claims: Claim[] = [];
-    let wave = Math.min(max, Math.max(1, this.found.get(signature) ?? 1));
+    // One more than the last claim found: when the queue holds what it held then, the extra
+    // claim comes back empty in the same round trip and ends the claim, instead of a
+    // further wave after it (an empty claim costs ZooKeeper a barrier and a re-list, and
+    // the worker would wait for it).
+    let wave = Math.min(max, Math.max(1, this.found.get(signature) ?? 1) + 1);
     for (let next = 0; next < max; wave *= 2) {
       const size = Math.min(wave, max - next);
       const outcomes = await Promise.allSettled(Array.from({ length: size }, (_, i) => this.coordinator.claim(withAttempt(request, next + i))));
