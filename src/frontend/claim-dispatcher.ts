@@ -23,6 +23,8 @@ export interface DispatcherOptions {
   log: Logger;
   /** Told how many expired leases each sweep returned or ended. */
   onExpired?: (count: number) => void;
+  /** Told how long each round took. */
+  onRound?: (seconds: number) => void;
 }
 
 /**
@@ -128,6 +130,7 @@ export class ClaimDispatcher {
   private async runRounds(): Promise<void> {
     do {
       this.again = false;
+      const started = performance.now();
       const empty = new Set<string>();
       for (const waiter of [...this.waiters]) {
         if (empty.has(waiter.signature)) continue;
@@ -142,6 +145,7 @@ export class ClaimDispatcher {
         if (claims.length < waiter.max) empty.add(waiter.signature);
         if (claims.length > 0 && !waiter.settle(claims)) await Promise.all(claims.map((claim) => this.giveBack(claim)));
       }
+      this.options.onRound?.((performance.now() - started) / 1000);
     } while (this.again && this.waiters.length > 0);
   }
 

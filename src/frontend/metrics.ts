@@ -12,6 +12,7 @@ export class FrontendMetrics {
   readonly claims: Counter<'outcome'>;
   readonly claimWait: Histogram;
   readonly dispatchLatency: Histogram;
+  readonly claimRounds: Histogram;
   readonly reclaims: Counter;
   readonly leaseExpiries: Counter;
   readonly ticketsPurged: Counter;
@@ -62,6 +63,12 @@ export class FrontendMetrics {
     });
     this.claims = new Counter({ name: 'distci_claims_total', help: 'Claim requests answered, by outcome (leased or empty)', labelNames: ['outcome'], registers });
     this.claimWait = new Histogram({ name: 'distci_claim_wait_seconds', help: 'Time a granted claim waited on this frontend', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers });
+    this.claimRounds = new Histogram({
+      name: 'distci_claim_round_seconds',
+      help: 'Duration of the claim dispatcher\'s rounds (one at a time per frontend: a ticket posted during one waits for it to end)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.dispatchLatency = new Histogram({
       name: 'distci_dispatch_latency_seconds',
       help: 'From a ticket being posted to its first claim',

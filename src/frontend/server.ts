@@ -99,6 +99,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     sweepMs: options.sweepMs,
     log: options.log,
     onExpired: (n) => metrics.leaseExpiries.inc(n),
+    onRound: (seconds) => metrics.claimRounds.observe(seconds),
   });
 
   // JSON only (job configs add YAML); a text/plain body would otherwise reach validation as a string.

@@ -60,6 +60,16 @@ describe('/metrics', () => {
     assert.ok(sample(text, 'distci_backend_call_seconds_count{backend="coordinator",operation="claim",outcome="ok"}')! >= 2);
   });
 
+  it('times the claim dispatcher rounds that serve parked claims', async () => {
+    const api = new TicketsApi(client);
+    const before = sample(await scrape(fe.url), 'distci_claim_round_seconds_count') ?? 0;
+    const parked = api.claim({ workerId: 'w', kinds: ['metrics-round'], labels: [], waitMs: 5_000, claimId: 'round-1' });
+    await eventually(async () => assert.ok(sample(await scrape(fe.url), 'distci_claims_parked')! >= 1));
+    await fe.coordinator.post({ kind: 'metrics-round' });
+    assert.equal((await parked)?.ticket.kind, 'metrics-round');
+    assert.ok(sample(await scrape(fe.url), 'distci_claim_round_seconds_count')! > before, 'the round that woke it was timed');
+  });
+
   it('counts finished builds by status', async () => {
     const builds = new BuildsApi(client);
     await builds.applyJob('metrics-job', 'id: metrics-job\nsteps:\n  - {name: s, type: execute-shell, params: {script: "exit 1"}}\n', 'yaml');
