@@ -25,6 +25,8 @@ export class GroupCommit {
     private readonly guard: <T>(fn: () => T) => T,
     /** Called after a commit in which some operation made work claimable. */
     private readonly rang: () => void,
+    /** Called first inside each batch's transaction. */
+    private readonly began: () => void = () => {},
     private readonly maxBatch = 128,
   ) {}
 
@@ -42,8 +44,9 @@ export class GroupCommit {
       try {
         outcomes = this.guard(() =>
           this.db
-            .transaction(() =>
-              batch.map((item) => {
+            .transaction(() => {
+              this.began();
+              return batch.map((item) => {
                 // Each operation keeps itself atomic (one statement, or its own savepoint):
                 // wrapping every one in another savepoint costs more than the claim itself.
                 try {
@@ -52,8 +55,8 @@ export class GroupCommit {
                   if (error instanceof DistciError) return { ok: false as const, error };
                   throw error;
                 }
-              }),
-            )
+              });
+            })
             .immediate(),
         );
       } catch (error) {

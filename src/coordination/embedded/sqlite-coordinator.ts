@@ -70,7 +70,12 @@ export class SqliteCoordinator implements Coordinator {
     this.tickets = new TicketQueries(this.db, now);
     this.state = new StateQueries(this.db, now);
     this.bell = new Doorbell(`${options.path}.bell`);
-    this.writes = new GroupCommit(this.db, (fn) => this.run(fn), () => this.bell.ring());
+    this.writes = new GroupCommit(
+      this.db,
+      (fn) => this.run(fn),
+      () => this.bell.ring(),
+      () => this.tickets.endRuns(),
+    );
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.lastDataVersion = dataVersion.get() as number;
     this.every(options.safetyPollMs ?? 500, () => {

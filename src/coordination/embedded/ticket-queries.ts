@@ -21,6 +21,30 @@ const WORKER_LOST: TicketResult = {
   message: 'worker lost: the lease expired on the last allowed attempt',
 };
 
+/** What a claim writes into the ticket it leases. */
+const LEASE_SET = `status = 'leased', attempt = attempt + 1, lease_holder = @holder,
+        lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now,
+        history = json_insert(history, '$[#]', json_object('attempt', attempt + 1, 'holder', @holder, 'at', @now))`;
+
+/** A route (alias r) whose labels are all among the worker's offered ones (@offered, a JSON array). */
+const OFFERED_LABELS = `NOT EXISTS (SELECT 1 FROM json_each(r.labels) l WHERE l.value NOT IN (SELECT value FROM json_each(@offered)))`;
+
+/**
+ * Claims of one (kinds, labels) signature within one transaction. After the first claim
+ * walked the routes and served `route`, a second one asks once whether any other route it
+ * could serve has the same or a higher priority. If none does (`sole`), the walk would pick
+ * `route` again for every further claim in this transaction — nobody else writes inside
+ * BEGIN IMMEDIATE, and this process's own posts and returns end the runs — so they lease
+ * its head directly: no walk, no fair-share turn (serving the only candidate again would
+ * not change its place against routes that have no work now). With a rival (`sole` false)
+ * every claim walks, as fairness needs.
+ */
+interface ClaimRun {
+  route: string;
+  priority: number;
+  sole: boolean | undefined;
+}
+
 /**
  * Ticket operations as SQL. Every mutation runs in `BEGIN IMMEDIATE` (a DEFERRED
  * read-then-write fails with SQLITE_BUSY under concurrency, see the notes), and every
@@ -28,6 +52,7 @@ const WORKER_LOST: TicketResult = {
  */
 export class TicketQueries {
   private readonly s;
+  private readonly runs = new Map<string, ClaimRun>();
 
   constructor(
     private readonly db: Database.Database,
@@ -48,17 +73,20 @@ export class TicketQueries {
         WHERE r.pending > 0 GROUP BY r.kind, r.labels ORDER BY r.kind, r.labels`),
       // In claim order (the routes_claim index): priority, least recently served share, oldest head.
       // The first of them whose labels are all among the offered ones (a JSON array).
-      firstRouteOfKind: db.prepare(`SELECT priority, served, head_seq AS head, share FROM routes r
-        WHERE kind = @kind AND pending > 0
-          AND NOT EXISTS (SELECT 1 FROM json_each(r.labels) l WHERE l.value NOT IN (SELECT value FROM json_each(@offered)))
+      firstRouteOfKind: db.prepare(`SELECT route, priority, served, head_seq AS head, share FROM routes r
+        WHERE kind = @kind AND pending > 0 AND ${OFFERED_LABELS}
         ORDER BY priority DESC, served, head_seq LIMIT 1`),
+      // The most urgent other route of a kind the worker serves: does anything compete with a run?
+      rivalPriority: db.prepare(`SELECT priority FROM routes r
+        WHERE kind = @kind AND pending > 0 AND route <> @route AND ${OFFERED_LABELS}
+        ORDER BY priority DESC LIMIT 1`).pluck(),
       nextTurn: db.prepare(`INSERT INTO counters (name, value) VALUES ('${FAIR_SHARE_TURN}', 1)
         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`).pluck(),
       served: db.prepare('UPDATE routes SET served = ? WHERE share = ?'),
-      lease: db.prepare(`UPDATE tickets SET status = 'leased', attempt = attempt + 1, lease_holder = @holder,
-        lease_token = lease_token + 1, lease_expires_at = @expiresAt, claim_id = @claimId, updated_at = @now,
-        history = json_insert(history, '$[#]', json_object('attempt', attempt + 1, 'holder', @holder, 'at', @now))
+      lease: db.prepare(`UPDATE tickets SET ${LEASE_SET}
         WHERE seq = @seq AND status = 'pending' RETURNING *`),
+      leaseHead: db.prepare(`UPDATE tickets SET ${LEASE_SET}
+        WHERE seq = (SELECT head_seq FROM routes WHERE route = @route AND pending > 0) AND status = 'pending' RETURNING *`),
       renew: db.prepare(`UPDATE tickets SET lease_expires_at = @expiresAt, updated_at = @now
         WHERE seq = @seq AND status = 'leased' AND lease_token = @token RETURNING *`),
       complete: db.prepare(`UPDATE tickets SET status = 'done', result = @result, completed_token = @token,
@@ -93,6 +121,7 @@ export class TicketQueries {
 
   /** Inside a transaction: the idempotent insert shared by post and follow-ups. */
   private insert(t: NormalizedTicket): PostOutcome & { claimable: boolean } {
+    this.endRuns();
     if (t.idempotencyKey !== null) {
       const existing = this.s.byKey.get(t.idempotencyKey) as TicketRow | undefined;
       if (existing) {
@@ -169,29 +198,50 @@ export class TicketQueries {
    */
   claim(req: ClaimRequest): Claim | null {
     const offered = JSON.stringify(req.labels);
+    const kinds = [...new Set(req.kinds)];
     const claimIn = (): Claim | null => {
       if (req.claimId !== undefined) {
         const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
         if (won) return toClaim(won);
       }
+      const now = this.now();
+      const lease = { holder: req.workerId, expiresAt: now + req.ttlMs, claimId: req.claimId ?? null, now };
+      const signature = `${kinds.join(',')}|${offered}`;
+      const run = this.runs.get(signature);
+      if (run !== undefined) {
+        run.sole ??= kinds.every((kind) => {
+          const rival = this.s.rivalPriority.get({ kind, offered, route: run.route }) as number | undefined;
+          return rival === undefined || rival < run.priority;
+        });
+        if (run.sole) {
+          const row = this.s.leaseHead.get({ route: run.route, ...lease }) as TicketRow | undefined;
+          if (row) return toClaim(row);
+          this.runs.delete(signature); // the route ran dry: walk again
+        }
+      }
       let best: Candidate | undefined;
-      for (const kind of new Set(req.kinds)) {
+      for (const kind of kinds) {
         const first = this.s.firstRouteOfKind.get({ kind, offered }) as Candidate | undefined;
         if (first && (!best || comesBefore(first, best))) best = first;
       }
       if (!best) return null;
-      const now = this.now();
       this.s.served.run(this.s.nextTurn.get(), best.share);
-      const row = this.s.lease.get({
-        seq: best.head,
-        holder: req.workerId,
-        expiresAt: now + req.ttlMs,
-        claimId: req.claimId ?? null,
-        now,
-      }) as TicketRow;
+      const row = this.s.lease.get({ seq: best.head, ...lease }) as TicketRow;
+      const contested = run?.sole === false;
+      this.runs.set(signature, { route: best.route, priority: best.priority, sole: contested ? false : undefined });
       return toClaim(row);
     };
-    return this.db.inTransaction ? claimIn() : this.db.transaction(claimIn).immediate();
+    if (this.db.inTransaction) return claimIn();
+    this.endRuns();
+    return this.db.transaction(claimIn).immediate();
+  }
+
+  /**
+   * A new transaction, or a write in this one that may add or return work: claim runs of
+   * an earlier state are void. Called by the group commit at the start of each batch.
+   */
+  endRuns(): void {
+    this.runs.clear();
   }
 
   renew(id: string, token: number, ttlMs: number): Claim {
@@ -239,6 +289,7 @@ export class TicketQueries {
   }
 
   release(id: string, token: number): Ticket {
+    this.endRuns();
     const row = this.s.release.get({ seq: parseSeq(id), token, now: this.now() }) as TicketRow | undefined;
     if (!row) throw this.whyNotHeld(id, token);
     return toTicket(row);
@@ -246,6 +297,7 @@ export class TicketQueries {
 
   /** Ends expired last attempts as worker_lost (posting follow-ups), requeues the others. */
   expireLeases(): { requeued: number; ended: number; claimable: boolean } {
+    this.endRuns();
     return this.db
       .transaction(() => {
         const now = this.now();
@@ -282,6 +334,7 @@ const FAIR_SHARE_TURN = '#fair-share-turn';
 
 /** A queue as a claim sees it. */
 interface Candidate {
+  route: string;
   priority: number;
   served: number;
   head: number;
