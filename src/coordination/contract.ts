@@ -31,6 +31,11 @@ export interface Claim {
   ticket: Ticket;
   token: number;
   expiresAt: number;
+  /**
+   * The ticket as JSON text, when the backend has it at hand without encoding it (the same
+   * value as `ticket`): the frontend answers a claim with it instead of serialising again.
+   */
+  ticketJson?: string;
 }
 
 export interface TicketFilter {

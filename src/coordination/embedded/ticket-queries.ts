@@ -11,7 +11,7 @@ import {
   type TicketResult,
 } from '../../core/ticket.js';
 import type { Claim, ClaimRequest, PostOutcome, QueueStat, TicketFilter } from '../contract.js';
-import { parseSeq, toTicket, type TicketRow } from './rows.js';
+import { parseSeq, ticketJson, toTicket, type TicketRow } from './rows.js';
 
 const CANCELLED: TicketResult = { outcome: 'cancelled', code: 'cancelled', message: 'cancelled before a worker took it' };
 
@@ -353,5 +353,5 @@ function comesBefore(a: Candidate, b: Candidate): boolean {
 }
 
 function toClaim(row: TicketRow): Claim {
-  return { ticket: toTicket(row), token: row.lease_token, expiresAt: row.lease_expires_at ?? 0 };
+  return { ticket: toTicket(row), token: row.lease_token, expiresAt: row.lease_expires_at ?? 0, ticketJson: ticketJson(row) };
 }
