@@ -82,13 +82,13 @@ async function removeTree(servers: string, root: string): Promise<void> {
   }
 }
 
-/** Posts `n` pending tickets of each kind through ZookeeperCoordinator.post, 64 in flight. */
-async function prefillZk(url: string, kinds: string[], n: number): Promise<void> {
+/** Posts the given number of pending tickets of each kind through ZookeeperCoordinator.post, 64 in flight. */
+async function prefillZk(url: string, queues: Record<string, number>): Promise<void> {
   const coordinator = ZookeeperCoordinator.fromUrl(url);
   try {
     await coordinator.ready();
-    const indexes = Array.from({ length: n }, (_, i) => i);
-    for (const kind of kinds) {
+    for (const [kind, n] of Object.entries(queues)) {
+      const indexes = Array.from({ length: n }, (_, i) => i);
       await inFlight(indexes, (i) => coordinator.post({ kind, payload: payload(i), refs: { job: 'bench', build: i, step: 'test' } }));
     }
   } finally {
@@ -132,12 +132,19 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     inProcessSequential: kind('in-process-sequential'),
     claims: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-${w}`)])),
   };
-  const queues = [...s.workers.map((w) => k.claims[w]!), k.claimMany, k.claimComplete, k.inProcess, k.inProcessSequential];
-  log(`pre-filling ${s.zkTickets.toLocaleString('en-US')} pending tickets × ${queues.length} kinds under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`);
+  const queues: Record<string, number> = Object.fromEntries([
+    ...s.workers.map((w) => [k.claims[w]!, s.zkClaimTickets] as const),
+    ...[k.claimMany, k.claimComplete, k.inProcess, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
+  ]);
+  const posts = Object.values(queues).reduce((a, b) => a + b, 0);
+  log(
+    `pre-filling ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets × ${s.workers.length} single-ticket claim kinds and ${s.zkTickets.toLocaleString('en-US')} × 4 other kinds ` +
+      `under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`,
+  );
   const t = performance.now();
-  await prefillZk(coordinatorUrl, queues, s.zkTickets);
+  await prefillZk(coordinatorUrl, queues);
   const prefillSeconds = (performance.now() - t) / 1000;
-  const prefillPerSecond = (s.zkTickets * queues.length) / prefillSeconds;
+  const prefillPerSecond = posts / prefillSeconds;
   log(`pre-filled in ${prefillSeconds.toFixed(1)} s (${Math.round(prefillPerSecond)} posts/s)`);
 
   const flags = ['--data', tmp, '--coordinator', coordinatorUrl, '--log-level', 'warn', '--lease-ttl-ms', String(LEASE_TTL_MS), '--sweep-ms', String(s.sweepMs)];
@@ -153,7 +160,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   await inProcessCoordinator.ready();
 
   /**
-   * A claim line over a queue of `s.zkTickets`. `claim` answers the lease it got, `true`
+   * A claim line over a queue of `tickets`. `claim` answers the lease it got, `true`
    * when it already completed it, or null for an empty answer. Under contention ZooKeeper
    * claims may come back empty while tickets are still pending (a claim skips entries its
    * frontend's other claims are trying, and gives up after many lost races), so an empty
@@ -162,19 +169,19 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
    * so leases left over would slow the lines after this one.
    */
   type Held = { id: string; token: number };
-  const claimsUntilEmpty = async (loops: number, claim: () => Promise<Held | Held[] | true | null>): Promise<LoopResult> => {
+  const claimsUntilEmpty = async (loops: number, claim: () => Promise<Held | Held[] | true | null>, tickets = s.zkTickets): Promise<LoopResult> => {
     let claimed = 0;
     const held: Held[] = [];
     const result = await closedLoop(loops, s, pids, async () => {
       const got = await claim();
-      if (got === null) return claimed >= s.zkTickets ? false : null;
+      if (got === null) return claimed >= tickets ? false : null;
       if (Array.isArray(got)) {
         held.push(...got);
         claimed += got.length;
-        return claimed <= s.zkTickets ? got.length : false;
+        return claimed <= tickets ? got.length : false;
       }
       if (got !== true) held.push(got);
-      return ++claimed <= s.zkTickets;
+      return ++claimed <= tickets;
     });
     await inFlight(held, ({ id, token }) => inProcessCoordinator.complete(id, token, { outcome: 'success' }));
     return result;
@@ -211,7 +218,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   for (const w of s.workers) {
     await rawLine(w);
     log(`claims over HTTP (waitMs 0, not completed within the line), ${w} loops spread over A and B, ${s.durationMs} ms or until empty`);
-    claims[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.claims[w]!));
+    claims[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.claims[w]!), s.zkClaimTickets);
   }
   log(`claims of up to ${s.claimMax} tickets each over HTTP, ${s.workers[0]} loops spread over A and B, ${s.durationMs} ms or until empty`);
   const claimMany = await claimsUntilEmpty(s.workers[0]!, async () => {

@@ -1,9 +1,12 @@
 /**
- * Group commit for claims: the multi-ops of claims that become ready in the same turn of
- * the event loop go to ZooKeeper as one multi-op, so the ensemble agrees on one
- * transaction instead of several (its cost is mostly per transaction, not per op). A
- * multi is all or nothing: when one claim's op fails, that claim alone gets the failure
- * (with the op index counted within its own ops) and the others are sent again.
+ * Group commit for claims: the multi-ops of claims go to ZooKeeper together as one
+ * multi-op, so the ensemble agrees on one transaction instead of several (its cost is
+ * mostly per transaction, not per op). At most `MAX_IN_FLIGHT` multis are in flight per
+ * instance; claims that become ready meanwhile wait for one of them to come back and then
+ * go out together. Claims of one frontend arrive one HTTP request at a time, so without
+ * that gate each would find the batch empty and commit alone. A multi is all or nothing:
+ * when one claim's op fails, that claim alone gets the failure (with the op index counted
+ * within its own ops) and the others are sent again.
  */
 import { isZk, ZkError } from './errors.js';
 import type { Op, OpResult, ZkClient } from './zk-client.js';
@@ -16,20 +19,30 @@ interface Waiting {
 }
 
 /** Ops in one multi at most: ZooKeeper refuses requests over ~1 MB, and headers are ≤ 256 KiB. */
-const MAX_OPS = 64;
+const MAX_OPS = 256;
 const MAX_BYTES = 512 * 1024;
+/**
+ * Multis in flight at once. Two keep the pipe busy (one is on the wire while the next
+ * fills) and make everything that arrives during a round trip one transaction.
+ */
+const MAX_IN_FLIGHT = 1;
 
 export class MultiBatcher {
   private waiting: Waiting[] = [];
   private scheduled = false;
+  private inFlight = 0;
 
   commit(zk: ZkClient, ops: Op[]): Promise<OpResult[]> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ zk, ops, resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
@@ -42,7 +55,7 @@ export class MultiBatcher {
     for (const w of all) {
       const size = w.ops.reduce((n, op) => n + ('data' in op && op.data ? op.data.length : 0) + op.path.length, 0);
       if (batch.length > 0 && (w.zk !== batch[0]!.zk || ops + w.ops.length > MAX_OPS || bytes + size > MAX_BYTES)) {
-        void this.send(batch);
+        this.send(batch);
         batch = [];
         ops = bytes = 0;
       }
@@ -50,10 +63,18 @@ export class MultiBatcher {
       ops += w.ops.length;
       bytes += size;
     }
-    if (batch.length > 0) void this.send(batch);
+    if (batch.length > 0) this.send(batch);
   }
 
-  private async send(batch: Waiting[]): Promise<void> {
+  private send(batch: Waiting[]): void {
+    this.inFlight++;
+    void this.commitAll(batch).finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  private async commitAll(batch: Waiting[]): Promise<void> {
     while (batch.length > 0) {
       const zk = batch[0]!.zk;
       try {

@@ -140,7 +140,8 @@ export class Leases {
       const set = results[1]!;
       if (set.op !== 'set') throw new Error('unreachable');
       const lease = { ttl: req.ttlMs, mtime: set.stat.mtime, cancel: false };
-      return { ticket: toTicket(c.id, parse<Header>(json(header)), set.stat, lease), token: set.stat.version, expiresAt: lease.mtime + lease.ttl };
+      // `header` was built from a fresh parse of the read and is not shared: no copy needed.
+      return { ticket: toTicket(c.id, header, set.stat, lease), token: set.stat.version, expiresAt: lease.mtime + lease.ttl };
     } catch (err) {
       if (isZk(err) && err.opIndex === 3 && err.code === ZK.NODE_EXISTS) return 'retried';
       if (isZk(err) && err.opIndex === 0) return 'gone';

@@ -51,6 +51,8 @@ class Listing {
 /** A route's pending entries by priority, then share, each share in FIFO order. */
 class Route {
   readonly byPriority = new Map<number, Map<string, Entry[]>>();
+  /** The FIFOs split by slot, for the slot count last asked for (by priority and share). */
+  private split: { count: number; fifos: Map<string, Entry[][]> } | null = null;
   constructor(
     readonly listing: Listing,
     goneSince: (path: string) => number | undefined,
@@ -73,16 +75,37 @@ class Route {
     return top;
   }
 
+  /**
+   * The share's entries of one slot, in FIFO order (split once per slot count). Racing
+   * instances take from different slots, so the entries another instance took, still in
+   * this view, are not in the way of this instance's own.
+   */
+  slotFifo(priority: number, share: string, slot: Slot): Entry[] {
+    if (this.split?.count !== slot.count) this.split = { count: slot.count, fifos: new Map() };
+    const key = `${priority}|${share}`;
+    let fifos = this.split.fifos.get(key);
+    if (!fifos) {
+      fifos = Array.from({ length: slot.count }, (): Entry[] => []);
+      for (const e of this.byPriority.get(priority)?.get(share) ?? []) fifos[slotOf(e.id, slot.count)]!.push(e);
+      this.split.fifos.set(key, fifos);
+    }
+    return fifos[slot.index]!;
+  }
+
   /** Drops a gone entry; true if that was its share's last one here. */
   remove(e: Entry): boolean {
     const shares = this.byPriority.get(e.priority);
     const fifo = shares?.get(e.share);
-    const at = fifo ? fifo.findIndex((x) => x.id === e.id) : -1;
+    const at = fifo ? indexOf(fifo, e.id) : -1;
     if (!shares || !fifo || at < 0) return false;
     fifo.splice(at, 1);
+    const part = this.split?.fifos.get(`${e.priority}|${e.share}`)?.[slotOf(e.id, this.split.count)];
+    const partAt = part ? indexOf(part, e.id) : -1;
+    if (partAt >= 0) part!.splice(partAt, 1);
     this.listing.seenGone++;
     if (fifo.length > 0) return false;
     shares.delete(e.share);
+    this.split?.fifos.delete(`${e.priority}|${e.share}`);
     if (shares.size === 0) this.byPriority.delete(e.priority);
     return true;
   }
@@ -94,13 +117,12 @@ class Route {
 }
 
 /**
- * Deletions made elsewhere tolerated before a re-list. Racing instances prefer different
- * entries, so the ones gone are mostly not the ones this instance would pick, but they
- * pile up at the head of its view and push its own entries out of reach.
+ * Deletions made elsewhere tolerated before a re-list: this many, or a quarter of the
+ * listing if more. Racing instances take from different slots, so the entries gone are
+ * mostly not in this instance's slot; re-listing a deep queue costs more than the few
+ * stale picks it saves (a stale pick fails its multi and leaves the view).
  */
 const GONE_SLACK = 128;
-/** How far past the first `spread` entries a claim looks for entries of its own slot. */
-const REACH = 4;
 /** Gone entries remembered at most, to keep them out of listings already in flight. */
 const RECENTLY_GONE = 4096;
 /** Shares remembered at most (the least recently served are forgotten first). */
@@ -130,12 +152,15 @@ export class QueueView {
    */
   verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force = false): Promise<boolean> {
     if (force) return this.verifyNow(zk, kinds, offered, true);
-    // Claims started together (a multi-ticket claim, claims resuming on one reply) share one check.
+    // Claims started in the same iteration of the event loop (a multi-ticket claim, the
+    // claims of every HTTP request read in one poll) share one check. Its requests leave
+    // corked until the iteration's I/O callbacks are done (ZkClient), so the check is
+    // still answered after every reply this iteration has read, such as a post's.
     const key = `${kinds.join(',')}|${[...offered].sort().join(',')}`;
     let check = this.sameTurn.get(key);
     if (!check) {
       check = this.verifyNow(zk, kinds, offered, false);
-      if (this.sameTurn.size === 0) process.nextTick(() => this.sameTurn.clear());
+      if (this.sameTurn.size === 0) setImmediate(() => this.sameTurn.clear());
       this.sameTurn.set(key, check);
     }
     return check;
@@ -157,7 +182,8 @@ export class QueueView {
     const relist = this.routeDirs(sets, offered).map((dir) => {
       const i = dirs.indexOf(dir);
       const route = this.routes.get(dir);
-      const stale = force || i < 0 || !route || route.listing.staleness(stats[i + 1]!, GONE_SLACK) !== null;
+      const why = force ? 'force' : i < 0 || !route ? 'new' : route.listing.staleness(stats[i + 1]!, Math.max(GONE_SLACK, route.listing.names.length / 4));
+      const stale = why !== null;
       return stale ? this.relist(zk, dir) : null;
     });
     const relisted = relist.filter((p) => p !== null);
@@ -200,9 +226,10 @@ export class QueueView {
   /**
    * The entry to claim, from the view as it is: the top priority, the least recently
    * served share, its oldest entry. Under contention (`spread` > 1) one of the first
-   * `spread` in that order, at random, preferring entries of this instance's slot among
-   * the first `REACH × spread` (plus the gone entries a view may hold): the entries of
-   * other slots near the head are mostly gone already (their instances took them). Entries in `skip` (being claimed here) are passed over.
+   * `spread` in that order, at random, taken from this instance's slot of each share
+   * when it has any (the entries of other slots near the head are mostly gone already:
+   * their instances took them), else from all. Entries in `skip` (being claimed here) are
+   * passed over.
    */
   pick(kinds: readonly string[], offered: ReadonlySet<string>, spread: number, skip: ReadonlySet<string>, slot: Slot | null): Entry | null {
     const routes: Route[] = [];
@@ -213,26 +240,31 @@ export class QueueView {
         if (route) routes.push(route);
       }
     }
-    const reach = slot && spread > 1 ? REACH * spread + GONE_SLACK : spread;
-    const groups: { rank: number; fifo: Entry[] }[] = [];
+    const own = slot && spread > 1 ? slot : null;
     for (const priority of [...new Set(routes.map((r) => r.top))].filter((p) => p !== null).sort((a, b) => b - a)) {
-      for (const route of routes) {
-        for (const [share, fifo] of route.byPriority.get(priority) ?? []) {
-          const live: Entry[] = [];
-          for (let i = 0; i < fifo.length && live.length < reach; i++) if (!skip.has(fifo[i]!.path)) live.push(fifo[i]!);
-          if (live.length > 0) groups.push({ rank: this.lastServed.get(share) ?? -Infinity, fifo: live });
-        }
+      const found = (own ? this.pickAt(routes, priority, spread, skip, own) : null) ?? this.pickAt(routes, priority, spread, skip, null);
+      if (found) return found;
+      // everything of this priority is being claimed: try the next
+    }
+    return null;
+  }
+
+  private pickAt(routes: Route[], priority: number, spread: number, skip: ReadonlySet<string>, slot: Slot | null): Entry | null {
+    const groups: { rank: number; fifo: Entry[] }[] = [];
+    for (const route of routes) {
+      for (const [share, all] of route.byPriority.get(priority) ?? []) {
+        const fifo = slot ? route.slotFifo(priority, share, slot) : all;
+        const live: Entry[] = [];
+        for (let i = 0; i < fifo.length && live.length < spread; i++) if (!skip.has(fifo[i]!.path)) live.push(fifo[i]!);
+        if (live.length > 0) groups.push({ rank: this.lastServed.get(share) ?? -Infinity, fifo: live });
       }
-      if (groups.length > 0) break; // everything of this priority is being claimed: try the next
     }
     groups.sort((a, b) => a.rank - b.rank || a.fifo[0]!.id - b.fifo[0]!.id);
     const order: Entry[] = [];
-    for (let i = 0; order.length < reach && groups.some((g) => i < g.fifo.length); i++) {
-      for (const g of groups) if (i < g.fifo.length && order.length < reach) order.push(g.fifo[i]!);
+    for (let i = 0; order.length < spread && groups.some((g) => i < g.fifo.length); i++) {
+      for (const g of groups) if (i < g.fifo.length && order.length < spread) order.push(g.fifo[i]!);
     }
-    const mine = slot && spread > 1 ? order.filter((e) => slotOf(e.id, slot.count) === slot.index).slice(0, spread) : [];
-    const from = mine.length > 0 ? mine : order.slice(0, spread);
-    return from[Math.floor(Math.random() * from.length)] ?? null;
+    return order[Math.floor(Math.random() * order.length)] ?? null;
   }
 
   /** The entry is gone (claimed here or elsewhere, or no longer pending). */
@@ -266,6 +298,12 @@ export class QueueView {
  * counter also counts deletions, so consecutive ids often differ by 2: hash, then use the
  * high bits.
  */
-function slotOf(id: number, count: number): number {
+export function slotOf(id: number, count: number): number {
   return (Math.imul(id, 0x9e3779b1) >>> 16) % count;
+}
+
+/** Where the entry of this ticket is in a FIFO (claims take from near the head). */
+function indexOf(fifo: readonly Entry[], id: number): number {
+  for (let i = 0; i < fifo.length; i++) if (fifo[i]!.id === id) return i;
+  return -1;
 }

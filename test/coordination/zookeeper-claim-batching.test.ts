@@ -1,0 +1,116 @@
+/**
+ * Two claim-path behaviours of the ZooKeeper backend that need no ensemble: group commit
+ * (claims that become ready while a multi is in flight go out together as one multi) and
+ * the queue view's slots (under contention an instance takes from its own slot even
+ * behind many entries of other slots, which racing instances took already).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MultiBatcher } from '../../src/coordination/zookeeper/batch.js';
+import { ZK, ZkError } from '../../src/coordination/zookeeper/errors.js';
+import { Layout, pendingName } from '../../src/coordination/zookeeper/layout.js';
+import { QueueView, slotOf } from '../../src/coordination/zookeeper/queue-view.js';
+import type { Session } from '../../src/coordination/zookeeper/session.js';
+import type { Op, OpResult, Stat, ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
+
+const stat = (numChildren: number): Stat => ({ version: 0, cversion: numChildren, ctime: 0, mtime: 0, ephemeralOwner: '0', numChildren });
+
+/** A client whose multis wait until the test lets them answer; `failAt` makes one fail at that op. */
+function fakeClient() {
+  const calls: { ops: Op[]; answer(failAt?: number): void }[] = [];
+  const zk = {
+    multi(ops: Op[]): Promise<OpResult[]> {
+      return new Promise((resolve, reject) => {
+        calls.push({
+          ops,
+          answer: (failAt) =>
+            failAt === undefined ? resolve(ops.map((): OpResult => ({ op: 'check' }))) : reject(new ZkError(ZK.NO_NODE, ops[failAt]!.path, failAt)),
+        });
+      });
+    },
+  } as unknown as ZkClient;
+  return { zk, calls };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Lets the event loop turn until `n` multis went out (or a few turns passed). */
+async function sent(calls: unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 10 && calls.length < n; i++) await turn();
+}
+const claimOps = (name: string): Op[] => [
+  { op: 'remove', path: `/q/${name}`, version: -1 },
+  { op: 'create', path: `/l/${name}` },
+];
+
+describe('zookeeper claim group commit', () => {
+  it('sends the claims that became ready while a multi was in flight as one multi', async () => {
+    const { zk, calls } = fakeClient();
+    const batch = new MultiBatcher();
+    const first = batch.commit(zk, claimOps('a'));
+    await turn();
+    assert.equal(calls.length, 1);
+    // Ready one at a time, in different turns, while the first multi is out.
+    const later = [batch.commit(zk, claimOps('b'))];
+    await turn();
+    later.push(batch.commit(zk, claimOps('c')));
+    await turn();
+    later.push(batch.commit(zk, claimOps('d')));
+    await turn();
+    assert.equal(calls.length, 1, 'nothing more goes out while a multi is in flight');
+    calls[0]!.answer();
+    await first;
+    await sent(calls, 2);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(calls[1]!.ops.map((op) => op.path), ['/q/b', '/l/b', '/q/c', '/l/c', '/q/d', '/l/d']);
+    calls[1]!.answer();
+    const results = await Promise.all(later);
+    assert.deepEqual(results.map((r) => r.length), [2, 2, 2]);
+  });
+
+  it('fails only the claim whose op failed and sends the others again', async () => {
+    const { zk, calls } = fakeClient();
+    const batch = new MultiBatcher();
+    const claims = ['a', 'b', 'c'].map((n) => batch.commit(zk, claimOps(n)));
+    await turn();
+    assert.equal(calls.length, 1);
+    calls[0]!.answer(2); // b's removal: b's own op 0
+    const b = await claims[1]!.then(
+      () => assert.fail('b committed'),
+      (err: unknown) => err as ZkError,
+    );
+    assert.equal(b.opIndex, 0);
+    assert.equal(b.code, ZK.NO_NODE);
+    await sent(calls, 2);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(calls[1]!.ops.map((op) => op.path), ['/q/a', '/l/a', '/q/c', '/l/c']);
+    calls[1]!.answer();
+    assert.equal((await claims[0]!).length, 2);
+    assert.equal((await claims[2]!).length, 2);
+  });
+});
+
+describe('zookeeper queue view slots', () => {
+  it('takes from its own slot under contention even behind hundreds of entries of the other slot', async () => {
+    const session = { layout: new Layout('/t') } as unknown as Session;
+    const view = new QueueView(session);
+    // Ids of slot 1 of 2 first (taken by the other instance, still in this view), then slot 0.
+    const slot1: number[] = [];
+    const slot0: number[] = [];
+    for (let id = 1; slot1.length < 600; id++) if (slotOf(id, 2) === 1) slot1.push(id);
+    for (let id = slot1.at(-1)! + 1; slot0.length < 20; id++) if (slotOf(id, 2) === 0) slot0.push(id);
+    const names = [...slot1, ...slot0].map((id) => pendingName(0, id, ''));
+    const zk = {
+      exists: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
+      listChildren: async (dir: string) => ({ children: dir.endsWith('/k') ? ['-'] : names, stat: stat(dir.endsWith('/k') ? 1 : names.length) }),
+    } as unknown as ZkClient;
+    await view.verify(zk, ['k'], new Set());
+    for (let i = 0; i < 20; i++) {
+      const e = view.pick(['k'], new Set(), 16, new Set(), { index: 0, count: 2 });
+      assert.ok(e && slot0.includes(e.id), `picked ${e?.id}, not an entry of slot 0`);
+      view.gone(e, true);
+    }
+    // Its own slot empty: it helps with the other's.
+    const e = view.pick(['k'], new Set(), 16, new Set(), { index: 0, count: 2 });
+    assert.ok(e && slot1.slice(0, 16).includes(e.id));
+  });
+});
