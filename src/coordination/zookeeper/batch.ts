@@ -21,10 +21,7 @@ interface Waiting {
 /** Ops in one multi at most: ZooKeeper refuses requests over ~1 MB, and headers are ≤ 256 KiB. */
 const MAX_OPS = 256;
 const MAX_BYTES = 512 * 1024;
-/**
- * Multis in flight at once. Two keep the pipe busy (one is on the wire while the next
- * fills) and make everything that arrives during a round trip one transaction.
- */
+/** Multis in flight at once: one, so that everything that becomes ready during its round trip is one transaction. */
 const MAX_IN_FLIGHT = 1;
 
 export class MultiBatcher {
