@@ -114,3 +114,36 @@ describe('zookeeper queue view slots', () => {
     assert.ok(e && slot1.slice(0, 16).includes(e.id));
   });
 });
+
+describe('zookeeper queue view checks', () => {
+  it('checks the queue again after the bell rang, and not before while its last check is recent', async () => {
+    let epoch = 7;
+    const view = new QueueView({ layout: new Layout('/t') } as unknown as Session, () => epoch);
+    let checks = 0;
+    const zk = {
+      exists: async (dir: string) => {
+        checks++;
+        return stat(1);
+      },
+      listChildren: async (dir: string) => ({ children: dir.endsWith('/k') ? ['-'] : [pendingName(0, 1, '')], stat: stat(1) }),
+    } as unknown as ZkClient;
+    assert.equal(await view.verify(zk, ['k'], new Set()), false, 'the first look lists');
+    await turn();
+    assert.equal(await view.verify(zk, ['k'], new Set()), true);
+    const after = checks;
+    await turn();
+    assert.equal(await view.verify(zk, ['k'], new Set()), true);
+    assert.equal(checks, after, 'no check while the bell is silent');
+    epoch++; // the bell rang (or the connection changed)
+    await turn();
+    await view.verify(zk, ['k'], new Set());
+    assert.ok(checks > after, 'a check after the bell');
+    const again = checks;
+    epoch = -1; // the watch is not armed: every claim checks
+    await turn();
+    await view.verify(zk, ['k'], new Set());
+    await turn();
+    await view.verify(zk, ['k'], new Set());
+    assert.equal(checks, again + 4);
+  });
+});

@@ -39,9 +39,11 @@ export class Leases {
     private readonly session: Session,
     private readonly tickets: Tickets,
     private readonly members: Members,
+    /** The bell watch's epoch (`ClaimableWatch.epoch`): while it stays, the queue view needs no check. */
+    bellEpoch: () => number,
   ) {
     this.transitions = new Transitions(session, tickets);
-    this.queues = new QueueView(session);
+    this.queues = new QueueView(session, bellEpoch);
   }
 
   private get layout() {

@@ -6,7 +6,10 @@
  * numChildren their difference, so creations = (Δcversion + Δchildren) / 2. Any creation
  * means a re-list; deletions made elsewhere only make entries stale, which the claim's
  * multi-op finds out by itself (it removes the entry and writes the header expecting the
- * version read), so a stale view costs a retry, never a wrong grant. Too many unseen
+ * version read), so a stale view costs a retry, never a wrong grant. While the bell (rung by
+ * every transaction that creates an entry) stays silent, a check that found the view
+ * complete less than TRUST_MS ago stands for the claims that follow: a busy instance
+ * checks a few times per second, not once per claim. Too many unseen
  * deletions re-list too, so racing frontends do not keep trying gone entries; under
  * contention each instance prefers the entries of its own slot (`members.ts`).
  *
@@ -123,6 +126,14 @@ class Route {
  * stale picks it saves (a stale pick fails its multi and leaves the view).
  */
 const GONE_SLACK = 128;
+/**
+ * How long a check that found the view complete is trusted while the bell stays silent:
+ * long enough that a busy instance checks a few times per second instead of once per
+ * claim, short enough that entries claimed elsewhere leave its view soon.
+ */
+const TRUST_MS = 100;
+/** Kinds-and-labels signatures whose last check is remembered. */
+const MAX_CHECKED = 1000;
 /** Gone entries remembered at most, to keep them out of listings already in flight. */
 const RECENTLY_GONE = 4096;
 /** Shares remembered at most (the least recently served are forgotten first). */
@@ -140,7 +151,13 @@ export class QueueView {
   private readonly recentlyGone = new Map<string, number>();
   private served = 0;
 
-  constructor(private readonly session: Session) {}
+  /** The last check found this view complete, in this bell epoch, at this time (by kinds and labels). */
+  private readonly checked = new Map<string, { epoch: number; at: number }>();
+
+  constructor(
+    private readonly session: Session,
+    private readonly bellEpoch: () => number = () => -1,
+  ) {}
 
   private get layout() {
     return this.session.layout;
@@ -157,13 +174,29 @@ export class QueueView {
     // corked until the iteration's I/O callbacks are done (ZkClient), so the check is
     // still answered after every reply this iteration has read, such as a post's.
     const key = `${kinds.join(',')}|${[...offered].sort().join(',')}`;
+    // No bell since a check that found the view complete, and that check is recent: no
+    // entry was created since (every transaction that creates one rings the bell).
+    // Deletions made elsewhere are caught by the next check, within TRUST_MS.
+    const epoch = this.bellEpoch();
+    const last = this.checked.get(key);
+    if (epoch >= 0 && last?.epoch === epoch && performance.now() - last.at < TRUST_MS) return Promise.resolve(true);
     let check = this.sameTurn.get(key);
     if (!check) {
-      check = this.verifyNow(zk, kinds, offered, false);
+      const at = performance.now();
+      check = this.verifyNow(zk, kinds, offered, false).then((fresh) => {
+        if (fresh && epoch >= 0) this.remember(key, { epoch, at });
+        return fresh;
+      });
       if (this.sameTurn.size === 0) setImmediate(() => this.sameTurn.clear());
       this.sameTurn.set(key, check);
     }
     return check;
+  }
+
+  private remember(key: string, check: { epoch: number; at: number }): void {
+    this.checked.delete(key);
+    this.checked.set(key, check);
+    if (this.checked.size > MAX_CHECKED) this.checked.delete(this.checked.keys().next().value!);
   }
 
   private async verifyNow(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force: boolean): Promise<boolean> {

@@ -22,11 +22,17 @@ export class ClaimableWatch {
   private lastVersion: number | null = null;
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Counts the bell changes (and connection events) seen; see `epoch`. */
+  private seen = 0;
   /** The one watcher function: the client keeps one registration per function and path. */
-  private readonly fired = (): void => void this.arm(true);
+  private readonly fired = (): void => {
+    this.seen++;
+    void this.arm(true);
+  };
 
   constructor(private readonly session: Session) {
     session.on((event) => {
+      this.seen++; // a reconnect or a new session may hide changes: no view is trusted across one
       if (event === 'session') {
         this.armed = false;
         void this.arm(true);
@@ -34,6 +40,18 @@ export class ClaimableWatch {
         void this.arm(false);
       }
     });
+  }
+
+  /**
+   * Changes when the bell may have been written since: the watch fired, the re-arm found
+   * another version, or the connection changed; -1 unless the watch is registered on a
+   * live connection (not while a re-arm is on its way). A bell event reaches this session
+   * before any reply sent after it, so a claim that starts in the same epoch as an earlier
+   * check of the queue view knows that no work was made claimable (as far as this
+   * session's server knows) in between.
+   */
+  get epoch(): number {
+    return this.armed && !this.arming && this.session.client.connected ? this.seen : -1;
   }
 
   /** Arms the watch once the session is up (so no change after `ready()` goes unseen). */
@@ -72,6 +90,7 @@ export class ClaimableWatch {
         const stat = await rearm;
         this.armed = true;
         const version = stat?.version ?? -1;
+        if (this.lastVersion !== null && version !== this.lastVersion) this.seen++;
         if (!told && this.lastVersion !== null && version !== this.lastVersion) this.pending = true;
         this.lastVersion = version;
         if (this.pending) {

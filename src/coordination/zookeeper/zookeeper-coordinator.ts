@@ -106,7 +106,7 @@ export class ZookeeperCoordinator implements Coordinator {
     this.reader = new Session(sessionOptions);
     this.tickets = new Tickets(this.session, this.reader);
     this.members = new Members(this.session);
-    this.leases = new Leases(this.session, this.tickets, this.members);
+    this.leases = new Leases(this.session, this.tickets, this.members, () => this.watch.epoch);
     this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500);
     this.records = new Records(this.session, this.reader);
     this.counters = new Counters(this.session, this.tickets, this.records, this.reader);
