@@ -25,6 +25,8 @@ import type { Op, Stat, ZkClient } from './zk-client.js';
  * racing frontends spread over the queue instead of all losing but one: up to this many.
  */
 const SPREAD = 16;
+/** How long a race lost to another instance makes this one spread its claims. */
+const CONTENDED_MS = 2_000;
 
 export class Leases {
   private readonly transitions: Transitions;
@@ -32,8 +34,13 @@ export class Leases {
   private readonly batch = new MultiBatcher();
   /** Pending entries this instance is claiming right now: its other claims try the next ones. */
   private readonly inFlight = new Set<string>();
-  /** Recent races lost to other instances (grows by one per loss, decays by 2% per win). */
-  private contention = 0;
+  /**
+   * Until when claims count as contended: a race lost to another instance contends the
+   * next CONTENDED_MS. Counted in time, not in wins: an instance that went back to the
+   * plain head of its view after a few dozen wins found it full of entries the other
+   * instances had taken meanwhile (a fifth of its claims read a gone header).
+   */
+  private contendedUntil = 0;
 
   constructor(
     private readonly session: Session,
@@ -69,7 +76,7 @@ export class Leases {
         if (won) return won;
       }
       for (;;) {
-        const spread = Math.min(SPREAD, (this.contention >= 0.5 ? SPREAD : 1) + lost);
+        const spread = Math.min(SPREAD, (performance.now() < this.contendedUntil ? SPREAD : 1) + lost);
         const pick = this.queues.pick(kinds, offered, spread, this.inFlight, this.members.slot);
         if (pick) this.inFlight.add(pick.path);
         try {
@@ -97,12 +104,11 @@ export class Leases {
             if (won) return won;
           } else if (outcome === 'taken' || outcome === 'gone') {
             this.queues.gone(pick, false);
-            this.contention = Math.min(this.contention + 1, SPREAD);
+            this.contendedUntil = performance.now() + CONTENDED_MS;
             if (++lost > 200) return null; // a storm of claimers: let the caller come back
             synced = true; // a failed multi passed the leader: our reads are fresh now
           } else {
             this.queues.gone(pick, true);
-            this.contention *= 0.98;
             return outcome;
           }
         } finally {
