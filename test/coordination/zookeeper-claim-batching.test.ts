@@ -121,7 +121,7 @@ describe('zookeeper queue view checks', () => {
     const view = new QueueView({ layout: new Layout('/t') } as unknown as Session, () => epoch);
     let checks = 0;
     const zk = {
-      exists: async (dir: string) => {
+      exists: async () => {
         checks++;
         return stat(1);
       },
