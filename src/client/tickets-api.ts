@@ -13,6 +13,9 @@ export interface RenewAnswer {
   cancelRequested: boolean;
 }
 
+/** One lease's answer in `renewMany`: renewed, or its own error (`lease_lost`, `not_found`, `unavailable`, …). */
+export type Renewal = ({ id: string; ok: true } & RenewAnswer) | { id: string; ok: false; error: { code: string; message: string } };
+
 export interface ClaimParams {
   workerId: string;
   kinds: string[];
@@ -59,6 +62,11 @@ export class TicketsApi {
 
   async renew(id: string, token: number, opts?: CallOptions): Promise<RenewAnswer> {
     return (await this.client.call<RenewAnswer>('POST', `/api/v1/tickets/${id}/renew`, { token }, opts)).body;
+  }
+
+  /** Renews several leases in one request; each answer is the lease renewed or that lease's own error. */
+  async renewMany(leases: { id: string; token: number }[], opts?: CallOptions): Promise<Renewal[]> {
+    return (await this.client.call<{ renewals: Renewal[] }>('POST', '/api/v1/tickets/renew', { leases }, opts)).body.renewals;
   }
 
   async cancel(id: string, opts?: CallOptions): Promise<Ticket> {

@@ -31,6 +31,7 @@ import { FrontendMetrics, instrument } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { queueRoutes, watchClaims, WorkerSightings } from './routes/queue.js';
 import { uiRoutes } from './routes/ui.js';
+import { renewalRoutes } from './routes/renewals.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { ErrorSchema, TicketSchema } from './schemas.js';
 
@@ -160,6 +161,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
+      await api.register(renewalRoutes, { coordinator: coordinator, leaseTtlMs: options.leaseTtlMs });
       await api.register(queueRoutes, { coordinator: coordinator, dispatcher, sightings, leaseTtlMs: options.leaseTtlMs });
       await api.register(jobRoutes, { jobs, builds, audit });
       await api.register(webhookRoutes, { webhooks: new WebhookService(coordinator, jobs, builds, options.env ?? process.env, options.log) });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../client/api-client.js';
 import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
 import type { Ticket, TicketResult } from '../core/ticket.js';
+import { Renewer } from './renewer.js';
 
 /** Most tickets one claim may ask for (the API refuses more: MAX_CLAIM in src/frontend/schemas.ts). */
 export const MAX_CLAIM = 64;
@@ -55,10 +56,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Resolves the claim loop's wait for a free slot. */
   private slotFreed: (() => void) | null = null;
   private readonly kinds: string[];
+  private readonly renewer: Renewer;
 
   constructor(private readonly options: WorkerOptions) {
     super();
     this.kinds = Object.keys(options.handlers);
+    this.renewer = new Renewer(options.api, options.log);
     // Every running ticket's signal listens to shutdown: as many listeners as slots, by design.
     setMaxListeners(options.concurrency + 10, this.shutdown.signal);
   }
@@ -162,8 +165,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Renews at a third of the TTL; aborts `lease` on 409 or when the lease ran out
-   * unrenewed, and `cancel` when the coordinator says the ticket was cancelled.
+   * Holds the lease with the worker's renewer (all leases in one request per round);
+   * aborts `lease` on 409 or when the lease ran out unrenewed, and `cancel` when the
+   * coordinator says the ticket was cancelled.
    */
   private keepRenewing(
     id: string,
@@ -172,40 +176,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     { lease, cancel: cancelled }: { lease: AbortController; cancel: AbortController },
     log: Logger,
   ) {
-    const api = this.options.api;
-    const every = Math.max(50, Math.floor(initial.ttlMs / 3));
-    // Local estimate of the expiry; the coordinator's clock decides, this only stops us early.
-    let expiresAt = Date.now() + initial.ttlMs;
-    let stopped = false;
-    const cancel = new AbortController();
-    const loop = async (): Promise<void> => {
-      while (!stopped) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, every);
-          cancel.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-        });
-        if (stopped) return;
-        try {
-          const renewed = await api.renew(id, token, { retryUntil: expiresAt, signal: cancel.signal });
-          expiresAt = Date.now() + renewed.ttlMs;
-          if (renewed.cancelRequested && !cancelled.signal.aborted) {
-            log.info('ticket cancelled; stopping it');
-            cancelled.abort();
-          }
-        } catch (err) {
-          if (stopped) return;
-          log.warn({ err }, isLeaseLost(err) ? 'lease lost' : 'could not renew the lease before it ran out');
-          lease.abort(err);
-          return;
+    const stop = this.renewer.hold({
+      id,
+      token,
+      ttlMs: initial.ttlMs,
+      renewed: (answer) => {
+        if (answer.cancelRequested && !cancelled.signal.aborted) {
+          log.info('ticket cancelled; stopping it');
+          cancelled.abort();
         }
-      }
-    };
-    void loop();
-    return {
-      stop: () => {
-        stopped = true;
-        cancel.abort();
       },
-    };
+      lost: (err) => {
+        log.warn({ err }, 'code' in err && err.code === 'lease_lost' ? 'lease lost' : 'could not renew the lease before it ran out');
+        lease.abort(err);
+      },
+    });
+    return { stop };
   }
 }

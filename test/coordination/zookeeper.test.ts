@@ -12,7 +12,7 @@ import type { Session } from '../../src/coordination/zookeeper/session.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
 import { parseZookeeperUrl, ZookeeperCoordinator, type ZookeeperOptions } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
 import { openCoordinator } from '../../src/coordination/open.js';
-import { ConflictError, UnavailableError, ValidationError } from '../../src/core/errors.js';
+import { ConflictError, LeaseLostError, UnavailableError, ValidationError } from '../../src/core/errors.js';
 import { eventually } from '../support/wait.js';
 import { expireSession, startEnsemble, type Ensemble, type NodeStatus } from '../support/zookeeper.js';
 import { coordinatorContract } from './contract-suite.js';
@@ -151,6 +151,23 @@ describe('zookeeper backend', () => {
     await writer.putRecord(key(0), { i: 1000 }, 1);
     assert.deepEqual(await page(), [-1, 1000, 1, 2, 4, 5, 6, 7, 8, 9]);
     assert.equal(listings, 2);
+  });
+
+  it('renews leases started in the same turn as one group; a stale token fails alone and the others are renewed', async () => {
+    const c = fresh()();
+    const kind = 'renew-group';
+    for (let i = 0; i < 5; i++) await c.post({ kind });
+    const claims = [];
+    for (let i = 0; i < 5; i++) claims.push((await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }))!);
+    const outcomes = await Promise.allSettled(claims.map((cl, i) => c.renew(cl.ticket.id, i === 2 ? cl.token + 1 : cl.token, TTL)));
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.ok((outcomes[2] as PromiseRejectedResult).reason instanceof LeaseLostError);
+    for (const [i, o] of outcomes.entries()) {
+      if (o.status === 'fulfilled') assert.equal(o.value.token, claims[i]!.token);
+    }
   });
 
   it('loses no ticket and grants none twice when a follower is SIGKILLed during a claim storm', async () => {

@@ -68,6 +68,36 @@ describe('worker runtime', () => {
     await client.close();
   });
 
+  it('renews all the leases it holds with one request per round, not one per lease', async () => {
+    const kind = `batch${++seq}`;
+    const h = controllable();
+    const client = new ApiClient({ servers: [fe.url], baseBackoffMs: 5, maxBackoffMs: 50 });
+    const api = new TicketsApi(client);
+    const batches: number[] = [];
+    const renewMany = api.renewMany.bind(api);
+    api.renewMany = (leases, opts) => {
+      batches.push(leases.length);
+      return renewMany(leases, opts);
+    };
+    api.renew = () => Promise.reject(new Error('renewed one lease by itself'));
+    const worker = new Worker({ api, workerId: `test-worker-${++seq}`, handlers: { [kind]: h.handler }, labels: [], concurrency: 8, claimWaitMs: 5_000, log: silent });
+    worker.start();
+    const posted = await Promise.all(Array.from({ length: 8 }, () => fe.coordinator.post({ kind })));
+    await eventually(() => assert.equal(h.started.length, 8));
+    const held = batches.length;
+    // Held for over three TTLs: only renewals keep them, 8 leases to a request.
+    const renewedPast = Date.now() + 1000;
+    for (const { ticket } of posted) {
+      await eventually(async () => assert.ok((await fe.coordinator.get(ticket.id)).lease!.expiresAt > renewedPast), 3000);
+    }
+    assert.ok(batches.length > held, 'rounds ran while all 8 were held');
+    assert.deepEqual(new Set(batches.slice(held)), new Set([8]), 'every round renewed all 8 leases in one request');
+    h.finish({ outcome: 'success' });
+    await eventually(async () => assert.ok((await Promise.all(posted.map(({ ticket }) => fe.coordinator.get(ticket.id)))).every((t) => t.status === 'done')));
+    await worker.stop(0);
+    await client.close();
+  });
+
   it('aborts the handler when the lease is lost and writes nothing more under it', async () => {
     const kind = `lost${++seq}`;
     const h = controllable();

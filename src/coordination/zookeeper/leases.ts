@@ -171,20 +171,19 @@ export class Leases {
     const n = this.parse(id);
     const l = this.layout;
     return this.session.run(async (zk) => {
-      const renewed = zk.multi([
-        { op: 'check', path: l.ticket(n), version: token },
-        { op: 'set', path: l.lease(n), data: json({ ttl: ttlMs }), version: -1 },
-      ]);
-      const after = this.tickets.read(zk, n); // sent right behind the multi: sees its effect
       let results;
       try {
-        results = await renewed;
+        // Group commit: a worker renews all its leases in one request (POST /tickets/renew),
+        // so they arrive in the same turn and go to the ensemble as one multi-op.
+        results = await this.batch.commit(zk, [
+          { op: 'check', path: l.ticket(n), version: token },
+          { op: 'set', path: l.lease(n), data: json({ ttl: ttlMs }), version: -1 },
+        ]);
       } catch (err) {
-        await after.catch(() => null);
         if (isZk(err) && err.opIndex !== undefined) throw await this.whyNotHeld(zk, n, token);
         throw err;
       }
-      const s = await after;
+      const s = await this.tickets.read(zk, n); // sent after the multi's answer: sees its effect
       const set = results[1]!;
       if (!s || set.op !== 'set') throw await this.whyNotHeld(zk, n, token);
       const lease = { ttl: ttlMs, mtime: set.stat.mtime, cancel: s.cancel };

@@ -1,0 +1,65 @@
+/**
+ * `POST /tickets/renew`: a worker renews every lease it holds in one request instead of
+ * one request per lease. The renewals are started in the same turn, so a coordinator that
+ * group-commits them (ZooKeeper: one multi-op for up to 32) agrees on one transaction for
+ * many leases. Each lease gets its own answer: renewed, or the error it would have had
+ * from `POST /tickets/{id}/renew` (`lease_lost` for a stale token, `unavailable` to retry).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Coordinator } from '../../coordination/contract.js';
+import { toDistciError } from '../errors.js';
+import { ErrorSchema, LeaseSchema } from '../schemas.js';
+
+/** Most leases per request: a worker holds at most a few hundred. */
+export const MAX_RENEWALS = 512;
+
+const RenewManyBody = Type.Object(
+  {
+    leases: Type.Array(
+      Type.Object({ id: Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$' }), token: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      { minItems: 1, maxItems: MAX_RENEWALS },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Renewal = Type.Union([
+  Type.Object({ id: Type.String(), ok: Type.Literal(true), lease: LeaseSchema, ttlMs: Type.Integer(), cancelRequested: Type.Boolean() }),
+  Type.Object({ id: Type.String(), ok: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
+]);
+
+export const renewalRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator; leaseTtlMs: number }> = async (app, { coordinator, leaseTtlMs }) => {
+  app.post(
+    '/tickets/renew',
+    {
+      config: { permission: 'tickets:lease' },
+      schema: {
+        summary: `Extend up to ${MAX_RENEWALS} leases at once; each answer is the lease renewed or its own error (lease_lost when its token is stale)`,
+        tags: ['leases'],
+        body: RenewManyBody,
+        response: { 200: Type.Object({ renewals: Type.Array(Renewal) }), 400: Type.Ref(ErrorSchema) },
+      },
+    },
+    async (request) => {
+      const outcomes = await Promise.allSettled(request.body.leases.map(({ id, token }) => coordinator.renew(id, token, leaseTtlMs)));
+      const renewals = outcomes.map((outcome, i) => {
+        const id = request.body.leases[i]!.id;
+        if (outcome.status === 'rejected') {
+          const err = toDistciError(outcome.reason);
+          if (err.code === 'internal') request.log.error({ err: outcome.reason, ticketId: id }, 'renewal failed');
+          return { id, ok: false as const, error: { code: err.code, message: err.message } };
+        }
+        const claim = outcome.value;
+        return {
+          id,
+          ok: true as const,
+          lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt },
+          ttlMs: leaseTtlMs,
+          cancelRequested: claim.ticket.cancelRequested,
+        };
+      });
+      return { renewals };
+    },
+  );
+};
