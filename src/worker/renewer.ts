@@ -8,7 +8,8 @@
  * (`lease_lost`, `not_found`), or no round renewed it before it would have run out.
  */
 import type { Logger } from 'pino';
-import type { RenewAnswer, TicketsApi } from '../client/tickets-api.js';
+import { ApiError } from '../client/api-client.js';
+import type { Renewal, RenewAnswer, TicketsApi } from '../client/tickets-api.js';
 
 export interface HeldLease {
   id: string;
@@ -72,22 +73,21 @@ export class Renewer {
 
   private async renewChunk(chunk: Entry[], signal: AbortSignal): Promise<void> {
     const retryUntil = Math.min(...chunk.map((e) => e.expiresAt));
-    let answers;
+    let answers: Renewal[];
     try {
       answers = await this.api.renewMany(
         chunk.map((e) => ({ id: e.lease.id, token: e.lease.token })),
         { retryUntil, signal },
       );
     } catch (err) {
-      if (signal.aborted) return;
-      this.log.warn({ err, leases: chunk.length }, 'could not renew leases; trying again next round');
-      this.dropExpired(chunk, err as Error);
-      return;
+      // A frontend older than POST /tickets/renew (a rolling upgrade): one request per lease.
+      if (err instanceof ApiError && err.status === 404) answers = await this.oneByOne(chunk, retryUntil, signal);
+      else answers = this.failed(chunk, err, signal);
     }
     const now = Date.now();
     for (const [i, answer] of answers.entries()) {
       const entry = chunk[i]!;
-      if (!this.isHeld(entry)) continue;
+      if (!this.isHeld(entry) || signal.aborted) continue;
       if (answer.ok) {
         entry.expiresAt = now + answer.ttlMs;
         entry.lease.renewed(answer);
@@ -98,6 +98,28 @@ export class Renewer {
         this.dropExpired([entry], new Error(`${answer.error.code}: ${answer.error.message}`));
       }
     }
+  }
+
+  private oneByOne(chunk: Entry[], retryUntil: number, signal: AbortSignal): Promise<Renewal[]> {
+    return Promise.all(
+      chunk.map(async ({ lease }): Promise<Renewal> => {
+        try {
+          return { id: lease.id, ok: true, ...(await this.api.renew(lease.id, lease.token, { retryUntil, signal })) };
+        } catch (err) {
+          return this.failed([lease], err, signal)[0]!;
+        }
+      }),
+    );
+  }
+
+  /** The answer for leases whose request failed: their own error code when the API gave one. */
+  private failed(leases: readonly (Entry | HeldLease)[], err: unknown, signal: AbortSignal): Renewal[] {
+    if (!signal.aborted && !(err instanceof ApiError && LOST_CODES.has(err.code))) {
+      this.log.warn({ err, leases: leases.length }, 'could not renew leases; trying again next round');
+    }
+    const code = err instanceof ApiError ? err.code : 'unavailable';
+    const message = err instanceof Error ? err.message : String(err);
+    return leases.map((l) => ({ id: 'lease' in l ? l.lease.id : l.id, ok: false, error: { code, message } }));
   }
 
   /** Leases that ran out unrenewed are lost; the others are tried again next round. */

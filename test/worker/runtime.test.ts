@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { ApiClient } from '../../src/client/api-client.js';
+import { ApiClient, ApiError } from '../../src/client/api-client.js';
 import { TicketsApi } from '../../src/client/tickets-api.js';
 import type { TicketResult } from '../../src/core/ticket.js';
 import { Worker, type TicketContext, type TicketHandler } from '../../src/worker/runtime.js';
@@ -94,6 +94,25 @@ describe('worker runtime', () => {
     assert.deepEqual(new Set(batches.slice(held)), new Set([8]), 'every round renewed all 8 leases in one request');
     h.finish({ outcome: 'success' });
     await eventually(async () => assert.ok((await Promise.all(posted.map(({ ticket }) => fe.coordinator.get(ticket.id)))).every((t) => t.status === 'done')));
+    await worker.stop(0);
+    await client.close();
+  });
+
+  it('renews lease by lease when a frontend predates POST /tickets/renew (404)', async () => {
+    const kind = `old-frontend${++seq}`;
+    const h = controllable();
+    const client = new ApiClient({ servers: [fe.url], baseBackoffMs: 5, maxBackoffMs: 50 });
+    const api = new TicketsApi(client);
+    api.renewMany = () => Promise.reject(new ApiError('not_found', 'Route POST:/api/v1/tickets/renew not found', 404));
+    const worker = new Worker({ api, workerId: `test-worker-${++seq}`, handlers: { [kind]: h.handler }, labels: [], concurrency: 2, claimWaitMs: 5_000, log: silent });
+    worker.start();
+    const { ticket } = await fe.coordinator.post({ kind });
+    await eventually(() => assert.equal(h.started.length, 1));
+    const renewedPast = Date.now() + 1000;
+    await eventually(async () => assert.ok((await fe.coordinator.get(ticket.id)).lease!.expiresAt > renewedPast), 3000);
+    assert.equal(h.started[0]!.signal.aborted, false);
+    h.finish({ outcome: 'success' });
+    await eventually(async () => assert.equal((await fe.coordinator.get(ticket.id)).status, 'done'));
     await worker.stop(0);
     await client.close();
   });
