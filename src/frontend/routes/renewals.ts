@@ -1,8 +1,8 @@
 /**
  * `POST /tickets/renew`: a worker renews every lease it holds in one request instead of
  * one request per lease. The renewals are started in the same turn, so a coordinator that
- * group-commits them (ZooKeeper: one multi-op for up to 32) agrees on one transaction for
- * many leases. Each lease gets its own answer: renewed, or the error it would have had
+ * group-commits writes (ZooKeeper's multi-op batcher, SQLite's transaction per turn)
+ * agrees on one transaction for many leases. Each lease gets its own answer: renewed, or the error it would have had
  * from `POST /tickets/{id}/renew` (`lease_lost` for a stale token, `unavailable` to retry).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
