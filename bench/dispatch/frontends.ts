@@ -2,9 +2,9 @@
  * The two frontend processes every dispatch line runs against, the claim and complete
  * bodies the client sends, and the wake-up latency lines (the same on every coordinator).
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Pool } from 'undici';
+import { newClaimId } from '../../src/core/claim-id.js';
 import type { Proc } from '../../src/harness/processes.js';
 import { expectStatus, requestJson as send, sleep, startDistci, summarize, type BenchArgs, type ResultRow, type Summary } from '../common.js';
 import { ms } from './loops.js';
@@ -61,7 +61,7 @@ export const claimBody = (kind: string, waitMs: number): Record<string, unknown>
   kinds: [kind],
   labels: [],
   waitMs,
-  claimId: randomUUID(), // as the worker runtime sends
+  claimId: newClaimId(), // as the worker runtime sends
 });
 
 // --- 1. wake-up latency ------------------------------------------------------------------

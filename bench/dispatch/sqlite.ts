@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { newClaimId } from '../../src/core/claim-id.js';
 import { ApiClient } from '../../src/client/api-client.js';
 import { TicketsApi } from '../../src/client/tickets-api.js';
 import { SqliteCoordinator } from '../../src/coordination/embedded/sqlite-coordinator.js';
@@ -68,7 +69,7 @@ async function rawSqlite(
       kinds: [kind],
       labels: [],
       ttlMs: LEASE_TTL_MS,
-      ...(opts.claimId ? { claimId: randomUUID() } : {}),
+      ...(opts.claimId ? { claimId: newClaimId() } : {}),
     });
     if (!claim) break;
     if (opts.complete) await coordinator.complete(claim.ticket.id, claim.token, { outcome: 'success' });
@@ -167,7 +168,7 @@ export async function runSqlite(args: BenchArgs, s: Settings): Promise<BenchResu
     api = await closedLoop(s.concurrency, s, pids, async () => {
       const retryUntil = Date.now() + 5_000;
       const grant = await tickets.claim(
-        { workerId: 'bench-worker', kinds: [k.api], labels: [], waitMs: 0, claimId: randomUUID() },
+        { workerId: 'bench-worker', kinds: [k.api], labels: [], waitMs: 0, claimId: newClaimId() },
         { retryUntil },
       );
       if (grant === null) return false;

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'undici';
+import { newClaimId } from '../../src/core/claim-id.js';
 import { isZk, ZK } from '../../src/coordination/zookeeper/errors.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
 import { parseZookeeperUrl, ZookeeperCoordinator } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
@@ -240,7 +241,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   const claimInProcess = (queue: string, loops: number): Promise<LoopResult> => {
     log(`ZookeeperCoordinator.claim in this process (no HTTP), ${loops === 1 ? 'sequential' : `${loops} loops`}`);
     return claimsUntilEmpty(loops, async () => {
-      const claim = await inProcessCoordinator.claim({ workerId: 'bench-worker', kinds: [queue], labels: [], ttlMs: LEASE_TTL_MS, claimId: randomUUID() });
+      const claim = await inProcessCoordinator.claim({ workerId: 'bench-worker', kinds: [queue], labels: [], ttlMs: LEASE_TTL_MS, claimId: newClaimId() });
       return claim && { id: claim.ticket.id, token: claim.token };
     });
   };

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import { newClaimId } from '../core/claim-id.js';
 import { ApiError } from '../client/api-client.js';
 import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
 import type { Ticket, TicketResult } from '../core/ticket.js';
@@ -97,7 +97,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             kinds: this.kinds,
             labels: this.options.labels,
             waitMs: this.options.claimWaitMs ?? 30_000,
-            claimId: randomUUID(),
+            claimId: newClaimId(),
             max: Math.min(free, MAX_CLAIM),
           },
           { signal: this.stopClaiming.signal },
