@@ -1,10 +1,9 @@
 /** A throwaway 3-node ZooKeeper ensemble on loopback for benchmarks (scripts/zookeeper.sh). */
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startZookeeper, ZOOKEEPER_SCRIPT, ZookeeperStartError, type StartedZookeeper } from '../src/harness/zookeeper-script.js';
 import { UsageError, type BenchArgs } from './common.js';
 
-const ZOOKEEPER_SCRIPT = fileURLToPath(new URL('../../scripts/zookeeper.sh', import.meta.url));
 const execFileAsync = promisify(execFile);
 
 export interface Ensemble {
@@ -13,27 +12,16 @@ export interface Ensemble {
   pids: Record<string, number>;
 }
 
-/**
- * Starts the ensemble, stopped by the bench's cleanup. Another ensemble on the machine can
- * take a port between the script's probe and a node's bind, so a failed start is tried
- * again on fresh ports (three tries).
- */
+/** Starts the ensemble (tried again on fresh ports after a port race), stopped by the bench's cleanup. */
 export async function startEnsemble(args: Pick<BenchArgs, 'cleanup' | 'log'>): Promise<Ensemble> {
   args.log('starting a throwaway 3-node ZooKeeper ensemble on loopback (scripts/zookeeper.sh)');
-  let stdout = '';
-  for (let attempt = 1; ; attempt++) {
-    try {
-      ({ stdout } = await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', '3'], { timeout: 300_000 }));
-      break;
-    } catch (err) {
-      const reason = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
-      if (attempt >= 3) throw new UsageError(`could not start ZooKeeper with scripts/zookeeper.sh: ${reason}`);
-      args.log(`scripts/zookeeper.sh start failed (${reason.split('\n')[0]}); trying again`);
-    }
+  let started: StartedZookeeper;
+  try {
+    started = await startZookeeper(3, { onRetry: (reason) => args.log(`scripts/zookeeper.sh start failed (${reason.split('\n')[0]}); trying again`) });
+  } catch (err) {
+    throw err instanceof ZookeeperStartError ? new UsageError(err.message) : err;
   }
-  const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
-  const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
-  if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
+  const { servers, state } = started;
   args.cleanup.defer(`stop the ZooKeeper ensemble in ${state}`, async () => {
     await execFileAsync('bash', [ZOOKEEPER_SCRIPT, 'stop', state], { timeout: 60_000 });
   });

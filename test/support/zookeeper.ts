@@ -7,12 +7,11 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isZk, ZK } from '../../src/coordination/zookeeper/errors.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
+import { startZookeeper, ZOOKEEPER_SCRIPT, ZookeeperStartError } from '../../src/harness/zookeeper-script.js';
 
-export const ZOOKEEPER_SCRIPT = fileURLToPath(new URL('../../../scripts/zookeeper.sh', import.meta.url));
 const run = promisify(execFile);
 
 export interface NodeStatus {
@@ -117,20 +116,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 export async function startEnsemble(nodes = 3): Promise<Ensemble> {
-  let stdout: string;
+  let started;
   try {
-    ({ stdout } = await run('bash', [ZOOKEEPER_SCRIPT, 'start', '--nodes', String(nodes)], { timeout: 300_000 }));
+    started = await startZookeeper(nodes, { onRetry: (reason) => process.stderr.write(`# scripts/zookeeper.sh start failed (${reason.split('\n')[0]}); trying again\n`) });
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
+    if (!(err instanceof ZookeeperStartError)) throw err;
     throw new Error(
-      `could not start a ${nodes}-node ZooKeeper with scripts/zookeeper.sh: ${(e.stderr || e.message).trim()}\n` +
-        'These tests need Debian\'s zookeeper package (apt-get install zookeeper; the script installs it when run as root).',
+      `${err.message}\n` + "These tests need Debian's zookeeper package (apt-get install zookeeper; the script installs it when run as root).",
     );
   }
-  const servers = /^ZK_CONNECT=(.+)$/m.exec(stdout)?.[1];
-  const state = /^ZK_STATE=(.+)$/m.exec(stdout)?.[1];
-  if (!servers || !state) throw new Error(`scripts/zookeeper.sh start printed no ZK_CONNECT/ZK_STATE:\n${stdout}`);
-  const ensemble = new Ensemble(servers, state);
+  const ensemble = new Ensemble(started.servers, started.state);
   running.add(ensemble);
   return ensemble;
 }
