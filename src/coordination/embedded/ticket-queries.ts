@@ -202,7 +202,7 @@ export class TicketQueries {
     const claimIn = (): Claim | null => {
       if (req.claimId !== undefined) {
         const won = this.s.byClaimId.get(req.claimId, req.workerId) as TicketRow | undefined;
-        if (won) return toClaim(won);
+        if (won) return toGrant(won);
       }
       const now = this.now();
       const lease = { holder: req.workerId, expiresAt: now + req.ttlMs, claimId: req.claimId ?? null, now };
@@ -215,7 +215,7 @@ export class TicketQueries {
         });
         if (run.sole) {
           const row = this.s.leaseHead.get({ route: run.route, ...lease }) as TicketRow | undefined;
-          if (row) return toClaim(row);
+          if (row) return toGrant(row);
           this.runs.delete(signature); // the route ran dry: walk again
         }
       }
@@ -229,7 +229,7 @@ export class TicketQueries {
       const row = this.s.lease.get({ seq: best.head, ...lease }) as TicketRow;
       const contested = run?.sole === false;
       this.runs.set(signature, { route: best.route, priority: best.priority, sole: contested ? false : undefined });
-      return toClaim(row);
+      return toGrant(row);
     };
     if (this.db.inTransaction) return claimIn();
     this.endRuns();
@@ -353,5 +353,10 @@ function comesBefore(a: Candidate, b: Candidate): boolean {
 }
 
 function toClaim(row: TicketRow): Claim {
-  return { ticket: toTicket(row), token: row.lease_token, expiresAt: row.lease_expires_at ?? 0, ticketJson: ticketJson(row) };
+  return { ticket: toTicket(row), token: row.lease_token, expiresAt: row.lease_expires_at ?? 0 };
+}
+
+/** A claim's answer also carries the ticket's JSON text (renewals do not send the ticket). */
+function toGrant(row: TicketRow): Claim {
+  return { ...toClaim(row), ticketJson: ticketJson(row) };
 }
