@@ -61,13 +61,16 @@ export class Renewer {
   }
 
   private async renewAll(): Promise<void> {
+    const fired = this.timer;
     const round = (this.round = new AbortController());
     const entries = [...this.held.values()];
     try {
       await Promise.all(chunks(entries, PER_REQUEST).map((chunk) => this.renewChunk(chunk, round.signal)));
     } finally {
       if (this.round === round) this.round = null;
-      this.timer = this.held.size > 0 ? setTimeout(() => void this.renewAll(), this.every()) : null;
+      // Unless the last lease went meanwhile (and perhaps a new one started its own timer):
+      // then this round's chain ends here, so there is never more than one.
+      if (this.timer === fired) this.timer = this.held.size > 0 ? setTimeout(() => void this.renewAll(), this.every()) : null;
     }
   }
 
@@ -102,24 +105,25 @@ export class Renewer {
 
   private oneByOne(chunk: Entry[], retryUntil: number, signal: AbortSignal): Promise<Renewal[]> {
     return Promise.all(
-      chunk.map(async ({ lease }): Promise<Renewal> => {
+      chunk.map(async (entry): Promise<Renewal> => {
+        const { lease } = entry;
         try {
           return { id: lease.id, ok: true, ...(await this.api.renew(lease.id, lease.token, { retryUntil, signal })) };
         } catch (err) {
-          return this.failed([lease], err, signal)[0]!;
+          return this.failed([entry], err, signal)[0]!;
         }
       }),
     );
   }
 
   /** The answer for leases whose request failed: their own error code when the API gave one. */
-  private failed(leases: readonly (Entry | HeldLease)[], err: unknown, signal: AbortSignal): Renewal[] {
+  private failed(entries: readonly Entry[], err: unknown, signal: AbortSignal): Renewal[] {
     if (!signal.aborted && !(err instanceof ApiError && LOST_CODES.has(err.code))) {
-      this.log.warn({ err, leases: leases.length }, 'could not renew leases; trying again next round');
+      this.log.warn({ err, leases: entries.length }, 'could not renew leases; trying again next round');
     }
     const code = err instanceof ApiError ? err.code : 'unavailable';
     const message = err instanceof Error ? err.message : String(err);
-    return leases.map((l) => ({ id: 'lease' in l ? l.lease.id : l.id, ok: false, error: { code, message } }));
+    return entries.map(({ lease }) => ({ id: lease.id, ok: false, error: { code, message } }));
   }
 
   /** Leases that ran out unrenewed are lost; the others are tried again next round. */
