@@ -161,7 +161,7 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
         leaseTtlMs: options.leaseTtlMs,
         maxWaitMs: options.maxWaitMs,
       });
-      await api.register(renewalRoutes, { coordinator: coordinator, leaseTtlMs: options.leaseTtlMs });
+      await api.register(renewalRoutes, { coordinator, metrics, leaseTtlMs: options.leaseTtlMs });
       await api.register(queueRoutes, { coordinator: coordinator, dispatcher, sightings, leaseTtlMs: options.leaseTtlMs });
       await api.register(jobRoutes, { jobs, builds, audit });
       await api.register(webhookRoutes, { webhooks: new WebhookService(coordinator, jobs, builds, options.env ?? process.env, options.log) });

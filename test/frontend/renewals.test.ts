@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
 import { ApiError } from '../../src/client/api-client.js';
 import type { TicketsApi } from '../../src/client/tickets-api.js';
 import { startTestFrontend, type TestFrontend } from '../support/embedded.js';
@@ -39,6 +40,9 @@ describe('renewing several leases in one request (POST /tickets/renew)', () => {
     assert.ok((await fe.coordinator.get(a.ticket.id)).lease!.expiresAt >= before.lease!.expiresAt);
     // The failed one changed nothing: its lease still stands under its real token.
     assert.equal((await fe.coordinator.get(b.ticket.id)).lease?.token, b.lease.token);
+    // A stale renewal in a batch is counted as one refused alone would be.
+    const metrics = await (await request(`${fe.url}/metrics`)).body.text();
+    assert.match(metrics, /^distci_stale_lease_writes_total\{operation="renew"\} 1$/m);
   });
 
   it('tells a renewal that its ticket was cancelled', async () => {

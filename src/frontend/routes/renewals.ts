@@ -9,7 +9,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
 import { toDistciError } from '../errors.js';
-import { ErrorSchema, LeaseSchema } from '../schemas.js';
+import type { FrontendMetrics } from '../metrics.js';
+import { ErrorSchema, IdParams, LeaseSchema } from '../schemas.js';
+import { renewAnswer } from './tickets.js';
 
 /** Most leases per request: a worker holds at most a few hundred. */
 export const MAX_RENEWALS = 512;
@@ -17,7 +19,7 @@ export const MAX_RENEWALS = 512;
 const RenewManyBody = Type.Object(
   {
     leases: Type.Array(
-      Type.Object({ id: Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$' }), token: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      Type.Object({ id: IdParams.properties.id, token: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
       { minItems: 1, maxItems: MAX_RENEWALS },
     ),
   },
@@ -29,7 +31,10 @@ const Renewal = Type.Union([
   Type.Object({ id: Type.String(), ok: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
 ]);
 
-export const renewalRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator; leaseTtlMs: number }> = async (app, { coordinator, leaseTtlMs }) => {
+export const renewalRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator; metrics: FrontendMetrics; leaseTtlMs: number }> = async (
+  app,
+  { coordinator, metrics, leaseTtlMs },
+) => {
   app.post(
     '/tickets/renew',
     {
@@ -48,16 +53,11 @@ export const renewalRoutes: FastifyPluginAsyncTypebox<{ coordinator: Coordinator
         if (outcome.status === 'rejected') {
           const err = toDistciError(outcome.reason);
           if (err.code === 'internal') request.log.error({ err: outcome.reason, ticketId: id }, 'renewal failed');
+          // Counted like a refused single renewal (a 409 there).
+          if (err.code === 'lease_lost') metrics.leaseErrors.inc({ operation: 'renew' });
           return { id, ok: false as const, error: { code: err.code, message: err.message } };
         }
-        const claim = outcome.value;
-        return {
-          id,
-          ok: true as const,
-          lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt },
-          ttlMs: leaseTtlMs,
-          cancelRequested: claim.ticket.cancelRequested,
-        };
+        return { id, ok: true as const, ...renewAnswer(outcome.value, leaseTtlMs) };
       });
       return { renewals };
     },

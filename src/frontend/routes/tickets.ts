@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import type { Coordinator } from '../../coordination/contract.js';
+import type { Claim, Coordinator } from '../../coordination/contract.js';
+import type { Lease } from '../../core/ticket.js';
 import type { ClaimDispatcher } from '../claim-dispatcher.js';
 import type { FrontendMetrics } from '../metrics.js';
 import {
@@ -24,6 +25,15 @@ export interface TicketRoutesOptions {
   metrics: FrontendMetrics;
   leaseTtlMs: number;
   maxWaitMs: number;
+}
+
+/** What a renewal answers, alone (`POST /tickets/{id}/renew`) or in a batch (`POST /tickets/renew`). */
+export function renewAnswer(claim: Claim, ttlMs: number): { lease: Lease; ttlMs: number; cancelRequested: boolean } {
+  return {
+    lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt },
+    ttlMs,
+    cancelRequested: claim.ticket.cancelRequested,
+  };
 }
 
 const errors = { 400: Type.Ref(ErrorSchema), 404: Type.Ref(ErrorSchema), 409: Type.Ref(ErrorSchema) };
@@ -134,14 +144,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<TicketRoutesOptions> = asyn
         response: { 200: Type.Object({ lease: LeaseSchema, ttlMs: Type.Integer(), cancelRequested: Type.Boolean() }), ...errors },
       },
     },
-    async (request) => {
-      const claim = await coordinator.renew(request.params.id, request.body.token, leaseTtlMs);
-      return {
-        lease: claim.ticket.lease ?? { holder: '', token: claim.token, expiresAt: claim.expiresAt },
-        ttlMs: leaseTtlMs,
-        cancelRequested: claim.ticket.cancelRequested,
-      };
-    },
+    async (request) => renewAnswer(await coordinator.renew(request.params.id, request.body.token, leaseTtlMs), leaseTtlMs),
   );
 
   app.post(
