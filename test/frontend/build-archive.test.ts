@@ -69,6 +69,10 @@ describe('finished builds are archived to the store', () => {
     assert.deepEqual(second.builds.map((b) => b.number), [2, 1]);
     assert.equal(second.next, null);
     assert.deepEqual((await api.listBuilds('arch', { limit: 1, before: 1 })).builds, []);
+    // A cursor beyond the newest build starts at the newest, not at numbers that never existed.
+    const beyond = await api.listBuilds('arch', { limit: 2, before: 1_000_000 });
+    assert.deepEqual(beyond.builds.map((b) => b.number), [4, 3]);
+    assert.equal(beyond.next, 3);
   });
 
   it('refuses to archive an unfinished build, archives a cancelled one, and repeats harmlessly', async () => {

@@ -158,7 +158,9 @@ export class BuildService {
    */
   async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
     const limit = page.limit ?? 50;
-    const top = page.before ? page.before - 1 : await this.coordinator.currentNumber(buildCounter(job));
+    // A `before` above the newest build starts at the newest: numbers beyond it have no record.
+    const newest = await this.coordinator.currentNumber(buildCounter(job));
+    const top = page.before ? Math.min(page.before - 1, newest) : newest;
     const bottom = Math.max(1, top - limit + 1);
     if (top < 1) return { builds: [], next: null };
     const active = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, after: buildKey(job, top + 1) });
