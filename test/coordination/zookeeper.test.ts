@@ -12,7 +12,7 @@ import type { Session } from '../../src/coordination/zookeeper/session.js';
 import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
 import { parseZookeeperUrl, ZookeeperCoordinator, type ZookeeperOptions } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
 import { openCoordinator } from '../../src/coordination/open.js';
-import { ConflictError, LeaseLostError, UnavailableError, ValidationError } from '../../src/core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from '../../src/core/errors.js';
 import { eventually } from '../support/wait.js';
 import { expireSession, startEnsemble, type Ensemble, type NodeStatus } from '../support/zookeeper.js';
 import { coordinatorContract } from './contract-suite.js';
@@ -168,6 +168,27 @@ describe('zookeeper backend', () => {
     for (const [i, o] of outcomes.entries()) {
       if (o.status === 'fulfilled') assert.equal(o.value.token, claims[i]!.token);
     }
+  });
+
+  it('purges done tickets behind more unfinished ones than one call may read, over successive calls', async () => {
+    const c = fresh()();
+    const stuck = 'purge-stuck'; // pending for good: no worker serves it
+    for (let i = 0; i < 30; i++) await c.post({ kind: stuck });
+    const done: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { ticket } = await c.post({ kind: 'purge-done' });
+      const claim = (await c.claim({ workerId: 'w', kinds: ['purge-done'], labels: [], ttlMs: TTL }))!;
+      await c.complete(ticket.id, claim.token, { outcome: 'success' });
+      done.push(ticket.id);
+    }
+    // One call reads at most 10 headers per ticket it may remove: 20 here, fewer than the 30 in front.
+    let removed = 0;
+    await eventually(async () => {
+      removed += await c.purgeDone(0, 2);
+      assert.equal(removed, 3);
+    });
+    for (const id of done) await assert.rejects(c.get(id), NotFoundError);
+    assert.equal((await c.list({ kind: stuck, limit: 100 })).length, 30, 'unfinished tickets stay');
   });
 
   it('loses no ticket and grants none twice when a follower is SIGKILLed during a claim storm', async () => {

@@ -1,5 +1,5 @@
 /**
- * Group commit for claims: the multi-ops of claims go to ZooKeeper together as one
+ * Group commit for claims and renewals: their multi-ops go to ZooKeeper together as one
  * multi-op, so the ensemble agrees on one transaction instead of several (its cost is
  * mostly per transaction, not per op). At most `MAX_IN_FLIGHT` multis are in flight per
  * instance; claims that become ready meanwhile wait for one of them to come back and then

@@ -6,44 +6,63 @@
  * interrupted purge leaves a header the next one finishes. The walk stops at the first
  * done ticket still within the retention: tickets end roughly in id order, and the next
  * sweep comes back. Tickets not done are stepped over; emptied buckets other than the
- * newest are removed.
+ * newest are removed. A call removes at most `limit` tickets and reads at most
+ * `READS_PER_REMOVAL × limit` headers; where it stopped early is kept in `cursor`, so the
+ * next call goes on from there — many unfinished tickets at the old end (say, queued for
+ * an offline label pool) slow the walk down but never stop it — and a walk that reached
+ * the retention boundary or the newest ticket starts again from the oldest.
  */
 import { isZk, ZK } from './errors.js';
 import { parse, type Header } from './layout.js';
 import type { Session } from './session.js';
-import { orNull } from './tickets.js';
+import { orEmpty, orNull } from './tickets.js';
 import type { ZkClient } from './zk-client.js';
 
 const READS_IN_FLIGHT = 50;
+const READS_PER_REMOVAL = 10;
 
-export async function purgeDone(session: Session, retainMs: number, limit: number): Promise<number> {
+/** Where an instance's purge walk goes on: after this ticket id (0: from the oldest). */
+export interface PurgeCursor {
+  after: number;
+}
+
+export async function purgeDone(session: Session, retainMs: number, limit: number, cursor: PurgeCursor): Promise<number> {
   const l = session.layout;
   return session.run(async (zk) => {
     const buckets = (await zk.getChildren(l.dir('tickets'))).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
     const now = (await zk.setData(l.clock, Buffer.alloc(0), -1)).mtime;
     const before = now - retainMs;
     let removed = 0;
-    let looked = 0;
+    let reads = limit * READS_PER_REMOVAL;
     for (const [i, bucket] of buckets.entries()) {
       const dir = `${l.dir('tickets')}/${bucket}`;
-      const ids = (await zk.getChildren(dir).catch(() => [] as string[])).map(Number).sort((a, b) => a - b);
-      if (ids.length === 0 && i < buckets.length - 1) {
+      const children = await zk.getChildren(dir).catch(orEmpty);
+      if (children.length === 0 && i < buckets.length - 1) {
         await zk.remove(dir, -1).catch(ignore(ZK.NO_NODE, ZK.NOT_EMPTY));
         continue;
       }
+      const ids = children
+        .map(Number)
+        .filter((id) => id > cursor.after)
+        .sort((a, b) => a - b);
       for (let j = 0; j < ids.length; j += READS_IN_FLIGHT) {
         const batch = ids.slice(j, j + READS_IN_FLIGHT);
         const headers = await Promise.all(batch.map((id) => zk.getData(l.ticket(id)).catch(orNull)));
         for (const [k, read] of headers.entries()) {
-          if (looked++ >= limit) return removed;
+          if (removed >= limit || reads-- <= 0) return removed; // the cursor is at the last id looked at
+          cursor.after = batch[k]!;
           if (!read) continue;
           const h = parse<Header>(read.data);
           if (h.status !== 'done') continue;
-          if (read.stat.mtime >= before) return removed;
+          if (read.stat.mtime >= before) {
+            cursor.after = 0;
+            return removed;
+          }
           if (await removeTicket(zk, session, batch[k]!, h, read.stat.version)) removed++;
         }
       }
     }
+    cursor.after = 0;
     return removed;
   });
 }

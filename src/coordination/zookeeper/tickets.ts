@@ -258,7 +258,7 @@ export function orNull(err: unknown): null {
   throw err;
 }
 
-function orEmpty(err: unknown): string[] {
+export function orEmpty(err: unknown): string[] {
   if (isZk(err, ZK.NO_NODE)) return [];
   throw err;
 }

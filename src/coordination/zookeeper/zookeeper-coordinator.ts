@@ -28,7 +28,7 @@ import { Layout } from './layout.js';
 import { Leases } from './leases.js';
 import { Locks } from './locks.js';
 import { Members } from './members.js';
-import { purgeDone } from './purge.js';
+import { purgeDone, type PurgeCursor } from './purge.js';
 import { Records } from './records.js';
 import { Session } from './session.js';
 import { queueStats, Tickets } from './tickets.js';
@@ -83,6 +83,8 @@ export class ZookeeperCoordinator implements Coordinator {
   private readonly tickets: Tickets;
   private readonly leases: Leases;
   private readonly expiry: Expiry;
+  /** Where this instance's purge walk goes on (see purge.ts). */
+  private readonly purgeCursor: PurgeCursor = { after: 0 };
   private readonly records: Records;
   private readonly counters: Counters;
   private readonly locks: Locks;
@@ -171,7 +173,7 @@ export class ZookeeperCoordinator implements Coordinator {
   }
 
   purgeDone(retainMs: number, limit: number): Promise<number> {
-    return this.guard(() => purgeDone(this.session, retainMs, limit));
+    return this.guard(() => purgeDone(this.session, retainMs, limit, this.purgeCursor));
   }
 
   expireLeases(): Promise<number> {
