@@ -150,9 +150,10 @@ async function allFinished(cluster: HaCluster, job: string, total: number, timeo
     const running = builds.filter((b) => !['success', 'failure', 'error', 'cancelled'].includes(b.status));
     if (builds.length >= total && running.length === 0) return builds;
     if (Date.now() > deadline) {
-      // Everything known about the stuck builds, so that a failure can be diagnosed from the log.
+      // Everything known about the stuck builds, so that a failure can be diagnosed from the log
+      // (their tickets as they are: waiting for them to end, as allTickets does, would not help).
       const numbers = new Set(running.map((b) => b.number));
-      const tickets = (await allTickets(cluster, job)).filter((t) => numbers.has(t.refs.build ?? 0));
+      const tickets = (await listTickets(cluster, job)).filter((t) => numbers.has(t.refs.build ?? 0));
       throw new Error(
         `after ${timeoutMs} ms ${builds.length} of ${total} builds exist and ${running.length} are unfinished:\n` +
           running.map((b) => `build ${b.number} ${b.status}: ${JSON.stringify(b.steps.map((s) => [s.name, s.status, s.attempts]))}`).join('\n') +
