@@ -103,6 +103,11 @@ export interface NormalizedTicket {
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MAX_PRIORITY = 1000;
 
+/** The most tickets one claim request may ask for (a worker asks for its free slots, at most this). */
+export const MAX_CLAIM = 64;
+/** The most leases one batch renewal (`POST /tickets/renew`) may name. */
+export const MAX_RENEWALS = 512;
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$/;
 
 export function assertName(what: 'kind' | 'label', value: string): void {

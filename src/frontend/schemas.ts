@@ -1,8 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_PRIORITY, OUTCOMES, TICKET_STATUSES } from '../core/ticket.js';
-
-/** The most tickets one claim request may ask for. */
-export const MAX_CLAIM = 64;
+import { MAX_CLAIM, MAX_PRIORITY, OUTCOMES, TICKET_STATUSES } from '../core/ticket.js';
 
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$';
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, description });

@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../client/api-client.js';
 import type { Renewal, RenewAnswer, TicketsApi } from '../client/tickets-api.js';
+import { MAX_RENEWALS } from '../core/ticket.js';
 
 export interface HeldLease {
   id: string;
@@ -25,8 +26,8 @@ interface Entry {
   expiresAt: number;
 }
 
-/** Leases per request (the API takes up to 512). */
-const PER_REQUEST = 256;
+/** Leases per request: half of what the API takes, so one request stays small. */
+const PER_REQUEST = MAX_RENEWALS / 2;
 const LOST_CODES = new Set(['lease_lost', 'not_found']);
 
 export class Renewer {

@@ -3,11 +3,9 @@ import type { Logger } from 'pino';
 import { newClaimId } from '../core/claim-id.js';
 import { ApiError } from '../client/api-client.js';
 import type { LeaseGrant, TicketsApi } from '../client/tickets-api.js';
-import type { Ticket, TicketResult } from '../core/ticket.js';
+import { MAX_CLAIM, type Ticket, type TicketResult } from '../core/ticket.js';
 import { Renewer } from './renewer.js';
 
-/** Most tickets one claim may ask for (the API refuses more: MAX_CLAIM in src/frontend/schemas.ts). */
-export const MAX_CLAIM = 64;
 
 export interface TicketContext {
   ticket: Ticket;

@@ -8,13 +8,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Coordinator } from '../../coordination/contract.js';
+import { MAX_RENEWALS } from '../../core/ticket.js';
 import { toDistciError } from '../errors.js';
 import type { FrontendMetrics } from '../metrics.js';
 import { ErrorSchema, IdParams, LeaseSchema } from '../schemas.js';
 import { renewAnswer } from './tickets.js';
 
-/** Most leases per request: a worker holds at most a few hundred. */
-export const MAX_RENEWALS = 512;
 
 const RenewManyBody = Type.Object(
   {
