@@ -87,14 +87,14 @@ export class Leases {
           relisted = !fresh;
           if (!fresh) continue; // entries appeared: pick again from the new listing
           if (!pick) {
-            if (req.claimId !== undefined) {
-              const won = await this.findClaim(zk, claimKey, req.workerId);
-              if (won) return won;
+            if (synced) {
+              // Nothing to claim: unless an earlier try of this claim id already won a lease.
+              const won = req.claimId === undefined ? null : await this.findClaim(zk, claimKey, req.workerId);
+              return won;
             }
-            if (synced) return null;
-            // Our server may lag behind a post made through another: pass a barrier, list again.
-            await this.session.barrier(zk);
-            await this.queues.verify(zk, kinds, offered, true);
+            // Our server may lag behind a post made through another: pass a barrier and list
+            // again (sent together: the session keeps its requests in order).
+            await Promise.all([this.session.barrier(zk), this.queues.verify(zk, kinds, offered, true)]);
             synced = relisted = true;
             continue;
           }
