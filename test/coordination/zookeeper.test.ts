@@ -159,7 +159,18 @@ describe('zookeeper backend', () => {
     for (let i = 0; i < 5; i++) await c.post({ kind });
     const claims = [];
     for (let i = 0; i < 5; i++) claims.push((await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }))!);
+    // Count the multis the writer session sends for the renewals.
+    const zk = (c as unknown as { session: Session }).session.client;
+    const multi = zk.multi.bind(zk);
+    let multis = 0;
+    zk.multi = (ops) => {
+      multis++;
+      return multi(ops);
+    };
     const outcomes = await Promise.allSettled(claims.map((cl, i) => c.renew(cl.ticket.id, i === 2 ? cl.token + 1 : cl.token, TTL)));
+    zk.multi = multi;
+    // One multi for the five; it fails on the stale token, and the other four go again together.
+    assert.equal(multis, 2, 'renewals of one turn share a multi');
     assert.deepEqual(
       outcomes.map((o) => o.status),
       ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
