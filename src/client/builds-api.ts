@@ -51,7 +51,7 @@ export class BuildsApi {
     return { build: res.body, created: res.status === 201 };
   }
 
-  async listBuilds(job: string, page: { before?: number; limit?: number } = {}, opts?: CallOptions) {
+  async listBuilds(job: string, page: { before?: number; limit?: number; status?: 'unfinished' } = {}, opts?: CallOptions) {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(page)) if (v !== undefined) query.set(k, String(v));
     return (await this.client.call<{ builds: BuildRecord[]; next: number | null }>('GET', `/api/v1/jobs/${enc(job)}/builds${query.size ? `?${query}` : ''}`, undefined, opts)).body;

@@ -69,6 +69,14 @@ describe('finished builds are archived to the store', () => {
     assert.deepEqual(second.builds.map((b) => b.number), [2, 1]);
     assert.equal(second.next, null);
     assert.deepEqual((await api.listBuilds('arch', { limit: 1, before: 1 })).builds, []);
+    // Unfinished builds only: the running one, from the coordinator alone.
+    const unfinished = await api.listBuilds('arch', { status: 'unfinished' });
+    assert.deepEqual(unfinished.builds.map((b) => [b.number, b.status]), [[4, 'running']]);
+    assert.equal(unfinished.next, null);
+    await assert.rejects(
+      api.listBuilds('arch', { status: 'done' as 'unfinished' }),
+      (err: unknown) => err instanceof ApiError && err.status === 400 && err.code === 'invalid_request',
+    );
     // A cursor beyond the newest build starts at the newest, not at numbers that never existed.
     const beyond = await api.listBuilds('arch', { limit: 2, before: 1_000_000 });
     assert.deepEqual(beyond.builds.map((b) => b.number), [4, 3]);

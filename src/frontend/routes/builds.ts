@@ -78,6 +78,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
           {
             before: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,9}$' })),
             limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,2}|1000)$' })),
+            status: Type.Optional(Type.Literal('unfinished', { description: 'only builds not finished yet (all of them, one page)' })),
           },
           { additionalProperties: false },
         ),
@@ -85,6 +86,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
       },
     },
     async (request) => {
+      if (request.query.status === 'unfinished') return { builds: (await builds.unfinished(request.params.job)).map(summary), next: null };
       const page = await builds.list(request.params.job, {
         limit: Number(request.query.limit ?? 50),
         ...(request.query.before ? { before: Number(request.query.before) } : {}),

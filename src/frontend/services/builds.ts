@@ -179,6 +179,22 @@ export class BuildService {
     return { builds: builds.filter((b): b is BuildRecord => b !== undefined), next: bottom > 1 ? bottom : null };
   }
 
+  /**
+   * The job's builds not finished yet, newest first. The coordinator holds exactly the
+   * builds not archived yet, so this is one listing — no store reads, whatever the history
+   * (build-control asks it whenever a job with a concurrency limit queues or ends a build).
+   */
+  async unfinished(job: string): Promise<BuildRecord[]> {
+    const builds: BuildRecord[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit: 1000, ...(after ? { after } : {}) });
+      for (const { value } of page.records) if (!isFinal(value.status)) builds.push(value);
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    return builds;
+  }
+
   /** Flags the build and wakes a build-control worker, which stops its steps. */
   async cancel(job: string, number: number): Promise<BuildRecord> {
     for (;;) {

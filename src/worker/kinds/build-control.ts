@@ -51,9 +51,9 @@ export function buildControl(deps: { builds: BuildsApi; tickets: TicketsApi }): 
   };
 }
 
-/** Builds of the job not finished yet, other than `build` (among its newest 200). */
+/** Builds of the job not finished yet (running or queued), other than `build`. */
 async function unfinished(deps: Deps, build: BuildRecord, opts: { signal: AbortSignal }): Promise<BuildRecord[]> {
-  const { builds } = await deps.builds.listBuilds(build.job, { limit: 200 }, opts);
+  const { builds } = await deps.builds.listBuilds(build.job, { status: 'unfinished' }, opts);
   return builds.filter((b) => b.number !== build.number && (b.status === 'running' || b.status === 'queued'));
 }
 
