@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ZK, type ZkError } from '../../src/coordination/zookeeper/errors.js';
@@ -364,6 +364,25 @@ describe('zookeeper backend: faults and sessions', () => {
     assert.equal((await victim.get(ticket.id)).lease?.holder, 'w');
   });
 
+  it('connects again after a server died in the middle of a reply (the library kept the cut-off bytes)', async () => {
+    const proxy = await cuttingProxy(ensemble.servers.split(',')[0]!);
+    const zk = new ZkClient({ servers: `127.0.0.1:${proxy.port}`, sessionTimeoutMs: 4000, opTimeoutMs: 3000 });
+    const root = ensemble.freshRoot();
+    roots.push(root);
+    try {
+      await zk.whenConnected(5000);
+      await zk.create(root, Buffer.alloc(4096, 1));
+      proxy.cutNextReply();
+      await assert.rejects(zk.getData(root), (err: ZkError) => err.code === ZK.CONNECTION_LOSS);
+      await zk.whenConnected(6000); // stuck for good before the fix: each connect answer read behind the stale bytes
+      assert.equal((await zk.getData(root)).data.length, 4096);
+      assert.equal(proxy.cuts, 1);
+    } finally {
+      await zk.close();
+      proxy.close();
+    }
+  });
+
   it('fails ready() fast with a clear UnavailableError when nothing listens', async () => {
     const port = await unusedPort();
     const c = new ZookeeperCoordinator({ servers: `127.0.0.1:${port}`, root: '/nowhere', connectTimeoutMs: 1000 });
@@ -448,4 +467,45 @@ function unusedPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP proxy to one ZooKeeper server that, when told, passes on only the first bytes of
+ * the server's next reply and then drops both connections: a server dying mid-reply.
+ */
+async function cuttingProxy(target: string): Promise<{ port: number; cuts: number; cutNextReply(): void; close(): void }> {
+  const [host, port] = target.split(':') as [string, string];
+  const sockets = new Set<Socket>();
+  let armed = false;
+  const state = { port: 0, cuts: 0, cutNextReply: () => void (armed = true), close: () => undefined as void };
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (armed && chunk.length > 8) {
+        armed = false;
+        state.cuts++;
+        client.write(chunk.subarray(0, 6), () => client.destroy());
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  };
+  return state;
 }

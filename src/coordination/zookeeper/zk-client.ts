@@ -76,6 +76,9 @@ interface RawClient {
     state: number;
     socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number; cork(): void; uncork(): void };
     connectTimeoutHandler?: NodeJS.Timeout | null;
+    /** Bytes of a reply not complete yet; the library keeps them across connections. */
+    pendingBuffer: Buffer | null;
+    on(event: 'state', listener: (state: number) => void): void;
   };
 }
 interface RawModule {
@@ -90,6 +93,7 @@ const MODES: Record<CreateMode, number> = {
   'ephemeral-sequential': 3,
 };
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
+const CONNECTING = 1; // ConnectionManager.STATES.CONNECTING: a new socket is about to open.
 const EMPTY = Buffer.alloc(0);
 
 
@@ -143,6 +147,13 @@ export class ZkClient {
       }
     }, 250);
     this.watchdog.unref();
+    // The library keeps the unread part of a reply cut off by a dying server and reads the
+    // next server's connect answer behind it: a garbled length that waits for bytes that
+    // never come, a session that never connects again. Every connection attempt starts
+    // with CONNECTING, before its socket exists: start it with nothing left over.
+    this.raw.connectionManager.on('state', (state) => {
+      if (state === CONNECTING) this.raw.connectionManager.pendingBuffer = null;
+    });
     this.raw.on('state', ({ name }) => {
       if (name === 'SYNC_CONNECTED') {
         this.lastHeard = Date.now();
