@@ -182,6 +182,26 @@ describe('zookeeper backend', () => {
     }
   });
 
+  it('reads a lease it already read again only once its trust lapsed, counted from the read, not from the lease mtime', async () => {
+    const open = fresh();
+    const [granting, sweeping] = [open(), open({ leaseTrustMs: 1500 })];
+    const kind = 'sweep-reads';
+    for (let i = 0; i < 10; i++) await granting.post({ kind });
+    for (let i = 0; i < 10; i++) assert.ok(await granting.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL }));
+    const expiry = (sweeping as unknown as { expiry: { reads: number } }).expiry;
+    const readsOf = async (): Promise<number> => {
+      const before = expiry.reads;
+      assert.equal(await sweeping.expireLeases(), 0, 'no lease is due');
+      return expiry.reads - before;
+    };
+    assert.equal(await readsOf(), 10, 'leases granted elsewhere are new to this instance');
+    assert.equal(await readsOf(), 0, 'and trusted right after');
+    await delay(1700);
+    assert.equal(await readsOf(), 10, 'read again once the trust lapsed');
+    // The leases are older than the trust now: before the fix each sweep read them all again.
+    assert.equal(await readsOf(), 0, 'trusted again for as long after that read');
+  });
+
   it('purges done tickets behind more unfinished ones than one call may read, over successive calls', async () => {
     const c = fresh()();
     const stuck = 'purge-stuck'; // pending for good: no worker serves it

@@ -47,11 +47,13 @@ export interface ZookeeperOptions {
   operationTimeoutMs?: number;
   /** Added to every lease's TTL before expiry: covers clock differences between successive leaders. */
   expiryMarginMs?: number;
+  /** How long a lease read by a sweep is trusted before it is read again (default 5 s; tests shorten it). */
+  leaseTrustMs?: number;
 }
 
 const HOST = /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;
 const CHROOT = /^(\/[A-Za-z0-9_.=-]+)+$/;
-const NUMERIC_OPTIONS = ['sessionTimeoutMs', 'connectTimeoutMs', 'operationTimeoutMs', 'expiryMarginMs'] as const;
+const NUMERIC_OPTIONS = ['sessionTimeoutMs', 'connectTimeoutMs', 'operationTimeoutMs', 'expiryMarginMs', 'leaseTrustMs'] as const;
 
 /** `zookeeper://h1:2181,h2:2181/distci?sessionTimeoutMs=10000` → options. */
 export function parseZookeeperUrl(url: string): ZookeeperOptions {
@@ -109,7 +111,7 @@ export class ZookeeperCoordinator implements Coordinator {
     this.tickets = new Tickets(this.session, this.reader);
     this.members = new Members(this.session);
     this.leases = new Leases(this.session, this.tickets, this.members, () => this.watch.epoch);
-    this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500);
+    this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500, options.leaseTrustMs);
     this.records = new Records(this.session, this.reader);
     this.counters = new Counters(this.session, this.tickets, this.records, this.reader);
     this.locks = new Locks(this.session);
