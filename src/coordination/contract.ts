@@ -132,8 +132,12 @@ export interface Coordinator {
   /**
    * Returns expired leases to the queue (or ends them as `worker_lost` past max attempts).
    * Idempotent housekeeping that any number of frontends may run at any time.
+   * `routine`: the periodic sweep every frontend runs. A backend may then leave a lease to
+   * the instance that granted or renewed it and check it itself only as a backup, later
+   * (ZooKeeper: a lease it never saw is read once it has been listed for `leaseBackupMs`);
+   * without it, every expired lease is returned.
    */
-  expireLeases(): Promise<number>;
+  expireLeases(options?: { routine?: boolean }): Promise<number>;
 
   /**
    * Removes tickets that have been done for longer than `retainMs` (by the backend's own

@@ -184,7 +184,7 @@ export class ClaimDispatcher {
 
   private async sweep(): Promise<void> {
     try {
-      const expired = await this.coordinator.expireLeases();
+      const expired = await this.coordinator.expireLeases({ routine: true });
       if (expired > 0) {
         this.options.log.info({ expired }, 'returned expired leases');
         this.options.onExpired?.(expired);

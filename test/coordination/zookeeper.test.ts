@@ -202,6 +202,32 @@ describe('zookeeper backend', () => {
     assert.equal(await readsOf(), 0, 'trusted again for as long after that read');
   });
 
+  it('leaves leases to the instance that granted them in routine sweeps, and returns them as a backup once listed for leaseBackupMs', async () => {
+    const open = fresh();
+    const [granting, backup] = [open({ expiryMarginMs: 0 }), open({ expiryMarginMs: 0, leaseBackupMs: 1500 })];
+    const kind = 'backup-sweep';
+    for (let i = 0; i < 6; i++) await granting.post({ kind });
+    for (let i = 0; i < 6; i++) assert.ok(await granting.claim({ workerId: i < 3 ? 'dead' : 'alive', kinds: [kind], labels: [], ttlMs: i < 3 ? 100 : TTL }));
+    const expiry = (backup as unknown as { expiry: { reads: number } }).expiry;
+    const sweep = async (): Promise<{ returned: number; reads: number }> => {
+      const before = expiry.reads;
+      const returned = await backup.expireLeases({ routine: true });
+      return { returned, reads: expiry.reads - before };
+    };
+    assert.deepEqual(await sweep(), { returned: 0, reads: 0 }, 'first listed: left to the granting instance');
+    await delay(300); // three leases are due now, but their granting instance is alive (it does not sweep here)
+    assert.deepEqual(await sweep(), { returned: 0, reads: 0 }, 'still left to it within leaseBackupMs');
+    await delay(1400);
+    assert.deepEqual(await sweep(), { returned: 3, reads: 6 }, 'past leaseBackupMs: read once, the due ones returned');
+    assert.deepEqual(await sweep(), { returned: 0, reads: 0 }, 'what it read is trusted as a backup');
+    assert.equal((await backup.list({ kind, status: 'pending' })).length, 3);
+    // The granting instance's own routine sweep needs no backup delay for its leases.
+    const again = await granting.claim({ workerId: 'dead', kinds: [kind], labels: [], ttlMs: 100 });
+    assert.ok(again);
+    await delay(200);
+    assert.equal(await granting.expireLeases({ routine: true }), 1);
+  });
+
   it('purges done tickets behind more unfinished ones than one call may read, over successive calls', async () => {
     const c = fresh()();
     const stuck = 'purge-stuck'; // pending for good: no worker serves it

@@ -6,7 +6,8 @@
  * leaders. Returning a lease is one multi that checks the lease version it saw, so a
  * renewal that lands first wins, and writes the header expecting the token, so of several
  * frontends sweeping at once exactly one returns it. Each instance remembers the mtimes it
- * read, so a sweep reads only the leases new to it or possibly due.
+ * read, so a sweep reads only the leases new to it or possibly due; a frontend's routine
+ * sweep leaves the leases granted or renewed elsewhere to that instance, as a backup.
  */
 import { randomUUID } from 'node:crypto';
 import { isZk } from './errors.js';
@@ -27,6 +28,21 @@ const BATCH = 256;
  * second per frontend.
  */
 export const LEASE_TRUST_MS = 5_000;
+/**
+ * Routine sweeps: how long a lease granted and renewed only through other instances is
+ * left to them before this one reads it, and how long such a read is trusted. Each
+ * frontend reading every lease another one granted was one extra ZooKeeper read per claim
+ * per frontend; this is what it costs instead when the granting frontend died with its
+ * workers: the lease comes back up to this much later.
+ */
+export const LEASE_BACKUP_MS = 10_000;
+
+export interface ExpiryOptions {
+  /** Added to every TTL: covers clock differences between successive leaders. */
+  marginMs: number;
+  trustMs: number;
+  backupMs: number;
+}
 
 /** A lease as this instance last saw it, by ZooKeeper's clock. */
 interface Seen {
@@ -34,6 +50,8 @@ interface Seen {
   ttl: number;
   /** The clock when it was read (or granted or renewed through this instance). */
   readAt: number;
+  /** Granted or renewed through this instance: its routine sweeps are in charge of it. */
+  own: boolean;
 }
 
 export class Expiry {
@@ -44,14 +62,15 @@ export class Expiry {
    * may be. A sweep reads the leases that are new to it or may be due, not all of them.
    */
   private readonly seen = new Map<number, Seen>();
+  /** Leases a routine sweep listed but left to their instance: the clock when first listed. */
+  private readonly foreign = new Map<number, number>();
   /** Leases read by sweeps so far (diagnostics and tests). */
   reads = 0;
 
   constructor(
     private readonly session: Session,
     private readonly tickets: Tickets,
-    private readonly marginMs: number,
-    private readonly trustMs = LEASE_TRUST_MS,
+    private readonly options: ExpiryOptions,
   ) {
     this.transitions = new Transitions(session, tickets);
   }
@@ -63,22 +82,34 @@ export class Expiry {
 
   /** A lease granted or renewed through this instance: no need to read it. */
   remember(id: number, mtime: number, ttl: number): void {
-    this.seen.set(id, { mtime, ttl, readAt: mtime });
+    this.seen.set(id, { mtime, ttl, readAt: mtime, own: true });
+    this.foreign.delete(id);
   }
 
-  async expireLeases(): Promise<number> {
+  /**
+   * Reads the leases that are new to this instance or may be due, and returns the expired.
+   * A routine sweep reads a lease this instance neither granted nor renewed only as a
+   * backup: once listed for `backupMs`, then every `backupMs` (unless due by what it read).
+   */
+  async expireLeases(routine = false): Promise<number> {
     const l = this.session.layout;
+    const { marginMs, trustMs, backupMs } = this.options;
     return this.session.run(async (zk) => {
       const ids = (await zk.getChildren(l.dir('leases'))).map(Number);
       const listed = new Set(ids);
       for (const id of this.seen.keys()) if (!listed.has(id)) this.seen.delete(id);
+      for (const id of this.foreign.keys()) if (!listed.has(id)) this.foreign.delete(id);
       if (ids.length === 0) return 0;
       // Writing the clock is also a barrier: the reads below are at least this fresh.
       const now = (await zk.setData(l.clock, Buffer.alloc(0), -1)).mtime;
-      const due = (lease: Seen): boolean => now - lease.mtime > lease.ttl + this.marginMs;
+      const due = (lease: Seen): boolean => now - lease.mtime > lease.ttl + marginMs;
       const maybe = ids.filter((id) => {
         const known = this.seen.get(id);
-        return !known || due(known) || now - known.readAt > this.trustMs;
+        if (known) return due(known) || now - known.readAt > (routine && !known.own ? backupMs : trustMs);
+        if (!routine) return true;
+        const since = this.foreign.get(id);
+        if (since === undefined) this.foreign.set(id, now);
+        return since !== undefined && now - since > backupMs;
       });
       this.reads += maybe.length;
       let returned = 0;
@@ -88,7 +119,8 @@ export class Expiry {
         for (const [j, lease] of leases.entries()) {
           const id = batch[j]!;
           if (!lease) continue;
-          const known = { mtime: lease.stat.mtime, ttl: parse<{ ttl: number }>(lease.data).ttl, readAt: now };
+          this.foreign.delete(id);
+          const known = { mtime: lease.stat.mtime, ttl: parse<{ ttl: number }>(lease.data).ttl, readAt: now, own: this.seen.get(id)?.own ?? false };
           this.seen.set(id, known);
           if (due(known) && (await this.expire(zk, id, lease.stat.version))) {
             returned++;

@@ -23,7 +23,7 @@ import type {
 } from '../contract.js';
 import { Counters } from './counters.js';
 import { toDistciError } from './errors.js';
-import { Expiry } from './expiry.js';
+import { Expiry, LEASE_BACKUP_MS, LEASE_TRUST_MS } from './expiry.js';
 import { Layout } from './layout.js';
 import { Leases } from './leases.js';
 import { Locks } from './locks.js';
@@ -49,11 +49,17 @@ export interface ZookeeperOptions {
   expiryMarginMs?: number;
   /** How long a lease read by a sweep is trusted before it is read again (default 5 s; tests shorten it). */
   leaseTrustMs?: number;
+  /**
+   * Routine sweeps leave a lease to the instance that granted or renewed it: another
+   * instance reads it only once it has been listed this long, and again this long after
+   * (default 10 s): the backup for an instance that died.
+   */
+  leaseBackupMs?: number;
 }
 
 const HOST = /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;
 const CHROOT = /^(\/[A-Za-z0-9_.=-]+)+$/;
-const NUMERIC_OPTIONS = ['sessionTimeoutMs', 'connectTimeoutMs', 'operationTimeoutMs', 'expiryMarginMs', 'leaseTrustMs'] as const;
+const NUMERIC_OPTIONS = ['sessionTimeoutMs', 'connectTimeoutMs', 'operationTimeoutMs', 'expiryMarginMs', 'leaseTrustMs', 'leaseBackupMs'] as const;
 
 /** `zookeeper://h1:2181,h2:2181/distci?sessionTimeoutMs=10000` → options. */
 export function parseZookeeperUrl(url: string): ZookeeperOptions {
@@ -111,7 +117,11 @@ export class ZookeeperCoordinator implements Coordinator {
     this.tickets = new Tickets(this.session, this.reader);
     this.members = new Members(this.session);
     this.leases = new Leases(this.session, this.tickets, this.members, () => this.watch.epoch);
-    this.expiry = new Expiry(this.session, this.tickets, options.expiryMarginMs ?? 500, options.leaseTrustMs);
+    this.expiry = new Expiry(this.session, this.tickets, {
+      marginMs: options.expiryMarginMs ?? 500,
+      trustMs: options.leaseTrustMs ?? LEASE_TRUST_MS,
+      backupMs: options.leaseBackupMs ?? LEASE_BACKUP_MS,
+    });
     this.records = new Records(this.session, this.reader);
     this.counters = new Counters(this.session, this.tickets, this.records, this.reader);
     this.locks = new Locks(this.session);
@@ -178,8 +188,8 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.guard(() => purgeDone(this.session, retainMs, limit, this.purgeCursor));
   }
 
-  expireLeases(): Promise<number> {
-    return this.guard(() => this.expiry.expireLeases());
+  expireLeases(options: { routine?: boolean } = {}): Promise<number> {
+    return this.guard(() => this.expiry.expireLeases(options.routine === true));
   }
 
   async queueStats(): Promise<QueueStat[]> {
