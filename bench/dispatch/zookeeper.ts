@@ -134,8 +134,8 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     claims: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-${w}`)])),
   };
   const queues: Record<string, number> = Object.fromEntries([
-    ...s.workers.map((w) => [k.claims[w]!, s.zkClaimTickets] as const),
-    ...[k.claimMany, k.claimComplete, k.inProcess, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
+    ...[...s.workers.map((w) => k.claims[w]!), k.inProcess].map((q) => [q, s.zkClaimTickets] as const),
+    ...[k.claimMany, k.claimComplete, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
   ]);
   const posts = Object.values(queues).reduce((a, b) => a + b, 0);
   log(
@@ -238,15 +238,19 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     return true;
   });
 
-  const claimInProcess = (queue: string, loops: number): Promise<LoopResult> => {
+  const claimInProcess = (queue: string, loops: number, tickets: number): Promise<LoopResult> => {
     log(`ZookeeperCoordinator.claim in this process (no HTTP), ${loops === 1 ? 'sequential' : `${loops} loops`}`);
-    return claimsUntilEmpty(loops, async () => {
-      const claim = await inProcessCoordinator.claim({ workerId: 'bench-worker', kinds: [queue], labels: [], ttlMs: LEASE_TTL_MS, claimId: newClaimId() });
-      return claim && { id: claim.ticket.id, token: claim.token };
-    });
+    return claimsUntilEmpty(
+      loops,
+      async () => {
+        const claim = await inProcessCoordinator.claim({ workerId: 'bench-worker', kinds: [queue], labels: [], ttlMs: LEASE_TTL_MS, claimId: newClaimId() });
+        return claim && { id: claim.ticket.id, token: claim.token };
+      },
+      tickets,
+    );
   };
-  const inProcessSequential = await claimInProcess(k.inProcessSequential, 1);
-  const inProcess = await claimInProcess(k.inProcess, top);
+  const inProcessSequential = await claimInProcess(k.inProcessSequential, 1, s.zkTickets);
+  const inProcess = await claimInProcess(k.inProcess, top, s.zkClaimTickets);
   await inProcessCoordinator.close();
 
   await stopFrontends(args, [a, b]);

@@ -80,6 +80,33 @@ describe('zookeeper backend', () => {
     }
   });
 
+  it('sends the reads of one turn as one multiRead, a missing node failing alone, in order with the calls around them', async () => {
+    const zk = new ZkClient({ servers: ensemble.servers, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
+    const root = ensemble.freshRoot();
+    roots.push(root);
+    try {
+      await zk.whenConnected(5000);
+      await zk.create(root);
+      await zk.create(`${root}/a`, Buffer.from('a'));
+      await zk.create(`${root}/b`, Buffer.from('b'));
+      const [a, missing, b] = await Promise.allSettled([zk.getData(`${root}/a`), zk.getData(`${root}/missing`), zk.getData(`${root}/b`)]);
+      assert.deepEqual(zk.batched, { requests: 1, reads: 3 });
+      assert.equal(a.status === 'fulfilled' && a.value.data.toString(), 'a');
+      assert.equal(b.status === 'fulfilled' && b.value.data.toString(), 'b');
+      assert.equal(b.status === 'fulfilled' && b.value.stat.version, 0);
+      assert.ok(missing.status === 'rejected' && (missing.reason as ZkError).code === ZK.NO_NODE && (missing.reason as ZkError).path === `${root}/missing`);
+      // A write asked for between reads of one turn goes between them on the wire too.
+      const before = [zk.getData(`${root}/a`), zk.getData(`${root}/b`)];
+      const write = zk.setData(`${root}/a`, Buffer.from('a2'), 0);
+      const after = [zk.getData(`${root}/a`), zk.getData(`${root}/b`)];
+      const seen = await Promise.all([...before, write, ...after].map(async (p) => ('data' in (await p) ? String((await p as { data: Buffer }).data) : 'write')));
+      assert.deepEqual(seen, ['a', 'b', 'write', 'a2', 'b']);
+      assert.deepEqual(zk.batched, { requests: 3, reads: 7 });
+    } finally {
+      await zk.close();
+    }
+  });
+
   it('refuses a fenced record write at a stale version 1 (a write at znode version 0)', async () => {
     const c = fresh()();
     const kind = 'fence0';

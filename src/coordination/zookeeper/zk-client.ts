@@ -6,11 +6,15 @@
  *   op's version is pinned after it is added;
  * - calls queue forever while disconnected; each call here fails after `opTimeoutMs` with
  *   OPERATION_TIMEOUT (outcome unknown, like CONNECTION_LOSS);
- * - stats carry 64-bit longs as 8-byte buffers; they become numbers (ms since the epoch).
+ * - stats carry 64-bit longs as 8-byte buffers; they become numbers (ms since the epoch);
+ * - getData calls without a watcher made one after another in the same iteration of the
+ *   event loop go out as one multiRead (`multi-read.ts`) at the end of it, or as soon as
+ *   another call is made, so requests keep their order on the wire.
  * One ZkClient is one ZooKeeper session; after it expires, make a new one.
  */
 import { createRequire } from 'node:module';
 import { ZK, ZkError, type Meaning } from './errors.js';
+import { multiReadRequest, type RawResult } from './multi-read.js';
 
 export interface Stat {
   version: number;
@@ -79,6 +83,7 @@ interface RawClient {
     /** Bytes of a reply not complete yet; the library keeps them across connections. */
     pendingBuffer: Buffer | null;
     on(event: 'state', listener: (state: number) => void): void;
+    queue(request: unknown, cb: (err: RawError | null | undefined, response: { payload: { results: RawResult[] } }) => void): void;
   };
 }
 interface RawModule {
@@ -94,6 +99,7 @@ const MODES: Record<CreateMode, number> = {
 };
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
 const CONNECTING = 1; // ConnectionManager.STATES.CONNECTING: a new socket is about to open.
+const GET_DATA = 4; // a getData result in a multiRead answer
 const EMPTY = Buffer.alloc(0);
 
 
@@ -119,12 +125,25 @@ export interface ZkClientOptions {
   opTimeoutMs: number;
 }
 
+/** getData calls waiting for the end of the turn, to go out as one multiRead. */
+interface PendingRead {
+  path: string;
+  resolve(value: { data: Buffer; stat: Stat }): void;
+  reject(err: unknown): void;
+}
+/** Reads per multiRead: answers of up to ~4 KiB headers stay well under a MiB. */
+const MAX_BATCHED_READS = 128;
+
 export class ZkClient {
   private readonly raw: RawClient;
   private readonly listeners = new Set<(state: SessionState) => void>();
   private state: SessionState | 'connecting' | 'closed' = 'connecting';
   private lastHeard = Date.now();
-  private corked = false;
+  private endOfTurn = false;
+  private corkedSocket: { uncork(): void } | null = null;
+  private reads: PendingRead[] = [];
+  /** Reads sent as multiReads (diagnostics and tests). */
+  readonly batched = { requests: 0, reads: 0 };
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: ZkClientOptions) {
@@ -234,10 +253,48 @@ export class ZkClient {
   }
 
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
+    if (watcher) return this.getDataNow(path, watcher);
+    return new Promise((resolve, reject) => {
+      this.reads.push({ path, resolve, reject });
+      this.atEndOfTurn();
+      if (this.reads.length >= MAX_BATCHED_READS) this.flushReads();
+    });
+  }
+
+  private getDataNow(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
     return this.call<[Buffer | null, RawStat]>(path, (cb) => this.raw.getData(path, watcher, cb)).then(([data, stat]) => ({
       data: data ?? EMPTY,
       stat: toStat(stat),
     }));
+  }
+
+  /** Sends the reads waiting for the end of the turn: one getData alone, more as one multiRead. */
+  private flushReads(): void {
+    const reads = this.reads;
+    if (reads.length === 0) return;
+    this.reads = [];
+    if (reads.length === 1) {
+      const [only] = reads as [PendingRead];
+      this.getDataNow(only.path).then(only.resolve, only.reject);
+      return;
+    }
+    this.batched.requests++;
+    this.batched.reads += reads.length;
+    const paths = reads.map((r) => r.path);
+    this.call<[RawResult[]]>(paths[0], (cb) =>
+      this.raw.connectionManager.queue(multiReadRequest(paths), (err, response) => (err ? cb(err, []) : cb(null, response.payload.results))),
+    ).then(
+      ([results]) => {
+        for (const [i, read] of reads.entries()) {
+          const r = results[i];
+          if (r?.type === GET_DATA && r.stat) read.resolve({ data: r.data ?? EMPTY, stat: toStat(r.stat as RawStat) });
+          else read.reject(new ZkError(r?.err ?? ZK.SYSTEM_ERROR, read.path));
+        }
+      },
+      (err: unknown) => {
+        for (const read of reads) read.reject(err instanceof ZkError ? new ZkError(err.code, read.path) : err);
+      },
+    );
   }
 
   /** The node's stat, or null; with a watcher, fires on its creation, change or deletion. */
@@ -346,18 +403,29 @@ export class ZkClient {
    * of a claim in a frontend's profile.
    */
   private cork(): void {
+    this.atEndOfTurn();
     const socket = this.raw.connectionManager.socket;
-    if (this.corked || !socket) return;
+    if (this.corkedSocket !== null || !socket) return;
     socket.cork();
-    this.corked = true;
+    this.corkedSocket = socket;
+  }
+
+  /** At the end of this turn: send the reads waiting for it, then uncork. */
+  private atEndOfTurn(): void {
+    if (this.endOfTurn) return;
+    this.endOfTurn = true;
     setImmediate(() => {
-      this.corked = false;
-      socket.uncork();
+      this.flushReads(); // still this turn's: written into the corked socket
+      this.endOfTurn = false;
+      const socket = this.corkedSocket;
+      this.corkedSocket = null;
+      socket?.uncork();
     });
   }
 
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
   private call<T extends unknown[]>(path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
+    this.flushReads(); // reads asked for before this call go out before it
     this.cork();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ZkError(ZK.OPERATION_TIMEOUT, path)), this.options.opTimeoutMs);
