@@ -7,8 +7,10 @@ import { ZK_IN_FLIGHT, ZK_TARGET, type Settings } from './settings.js';
 export interface ZkMeasured extends WakeLines {
   ensemble: string;
   healthz: LoopResult;
-  /** By concurrent client loops. */
+  /** By concurrent client loops, all through frontend A. */
   claims: Record<number, LoopResult>;
+  /** By concurrent client loops, alternating between A and B. */
+  spread: Record<number, LoopResult>;
   claimComplete: LoopResult;
   /** Claims of up to `claimMax` tickets each; units = tickets. */
   claimMany: LoopResult;
@@ -32,7 +34,7 @@ function zkLoopDetail(r: LoopResult): string {
 }
 
 export function reportZk(s: Settings, m: ZkMeasured): BenchResult {
-  const http = '2. claims over HTTP: concurrent client loops (workers) spread over frontends A and B';
+  const http = '2. claims over HTTP: concurrent client loops (workers) on frontend A; then spread over A and B';
   const rawGroup = '3. raw ZooKeeper conditional writes: ZkClient.setData expecting the version, each loop on its own znode';
   const rows: ResultRow[] = [
     ...wakeRows(m, s.settleMs, ZK_TARGET),
@@ -49,6 +51,16 @@ export function reportZk(s: Settings, m: ZkMeasured): BenchResult {
       target: `≥ ${Math.round(floor).toLocaleString('en-US')} /s (50% of raw, ${w} in flight)`,
       met: claims.rate >= floor,
       detail: `${((100 * claims.rate) / raw.rate).toFixed(0)}% of raw setData with ${w} in flight; ${zkLoopDetail(claims)}`,
+    });
+  }
+  for (const w of s.workers) {
+    const spread = m.spread[w]!;
+    rows.push({
+      group: http,
+      metric: `claims/s, ${w} workers spread over A and B`,
+      value: spread.rate,
+      unit: '/s',
+      detail: `${((100 * spread.rate) / m.raw[w]!.rate).toFixed(0)}% of raw setData with ${w} in flight; ${zkLoopDetail(spread)}`,
     });
   }
   rows.push(
@@ -89,7 +101,7 @@ export function reportZk(s: Settings, m: ZkMeasured): BenchResult {
     rows,
     notes: [
       `wake-up: ${s.samples} samples per line after ${s.warmupSamples} warm-up; the claim is parked on A, then after a fixed ${s.settleMs} ms the ticket is posted to A or B; each claimed ticket is completed afterwards, untimed`,
-      `claims: ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets per single-ticket claim line and ${s.zkTickets.toLocaleString('en-US')} per other line, pre-filled through ZookeeperCoordinator.post (${ZK_IN_FLIGHT} in flight, ${Math.round(m.prefillPerSecond)} posts/s, ${m.prefillSeconds.toFixed(1)} s); each loop alternates between A and B; ${s.warmupMs} ms warm-up, then up to ${s.durationMs} ms measured or until the queue is empty; every claim carries a fresh claimId; the leases a line took are completed after it, untimed, since each frontend's lease sweep (every ${s.sweepMs} ms) reads every lease; leases last 300 s, so none expires`,
+      `claims: ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets per single-ticket claim line and ${s.zkTickets.toLocaleString('en-US')} per other line, pre-filled through ZookeeperCoordinator.post (${ZK_IN_FLIGHT} in flight, ${Math.round(m.prefillPerSecond)} posts/s, ${m.prefillSeconds.toFixed(1)} s); the target lines claim through A (as the SQLite lines do), the "spread" lines and the later lines alternate each loop between A and B; ${s.warmupMs} ms warm-up, then up to ${s.durationMs} ms measured or until the queue is empty; every claim carries a fresh claimId; the leases a line took are completed after it, untimed; leases last 300 s, so none expires (each frontend's routine lease sweep, every ${s.sweepMs} ms, reads only the leases it granted that may be due)`,
       'raw: each loop writes its own 512-byte znode with setData(path, data, version) and keeps the version returned; the line of a concurrency runs just before the claim line of the same concurrency, so both see the same machine',
       'CPU/op from /proc/PID/stat (10 ms ticks) over the measured window; "other processes" = machine busy time not used by the bench, its frontends and (when it started them) the ZooKeeper nodes',
       ...(m.empty.max > s.settleMs

@@ -3,7 +3,7 @@
  * that ensemble (under a fresh child of ROOT, removed afterwards); with `--coordinator
  * zookeeper` the benchmark starts a throwaway 3-node ensemble on loopback with
  * scripts/zookeeper.sh and stops it at the end. Measured: the same wake-up latency;
- * claims/s with 16 and 64 concurrent client loops (workers) spread over both frontends,
+ * claims/s with 16 and 64 concurrent client loops (workers) through frontend A, then spread over both,
  * tickets pre-filled through ZookeeperCoordinator.post; and, in the same run, the raw
  * ZooKeeper conditional-write rate — setData expecting the version, through the
  * project's ZkClient, each loop on its own znode — sequentially, 16 and 64 in flight.
@@ -132,9 +132,10 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     inProcess: kind('in-process'),
     inProcessSequential: kind('in-process-sequential'),
     claims: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-${w}`)])),
+    spread: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-spread-${w}`)])),
   };
   const queues: Record<string, number> = Object.fromEntries([
-    ...[...s.workers.map((w) => k.claims[w]!), k.inProcess].map((q) => [q, s.zkClaimTickets] as const),
+    ...[...s.workers.flatMap((w) => [k.claims[w]!, k.spread[w]!]), k.inProcess].map((q) => [q, s.zkClaimTickets] as const),
     ...[k.claimMany, k.claimComplete, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
   ]);
   const posts = Object.values(queues).reduce((a, b) => a + b, 0);
@@ -215,11 +216,16 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   };
   await rawLine(1);
   const claims: Record<number, LoopResult> = {};
+  const spread: Record<number, LoopResult> = {};
   // Each claim line right after the raw line of the same concurrency: the same conditions.
+  // As in the SQLite lines, the workers claim through frontend A; then the same spread over
+  // A and B, where two frontends on these two cores halve each one's group commits.
   for (const w of s.workers) {
     await rawLine(w);
-    log(`claims over HTTP (waitMs 0, not completed within the line), ${w} loops spread over A and B, ${s.durationMs} ms or until empty`);
-    claims[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.claims[w]!), s.zkClaimTickets);
+    log(`claims over HTTP on A (waitMs 0, not completed within the line), ${w} loops, ${s.durationMs} ms or until empty`);
+    claims[w] = await claimsUntilEmpty(w, () => overHttp(poolA, k.claims[w]!), s.zkClaimTickets);
+    log(`claims over HTTP spread over A and B, ${w} loops, ${s.durationMs} ms or until empty`);
+    spread[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.spread[w]!), s.zkClaimTickets);
   }
   log(`claims of up to ${s.claimMax} tickets each over HTTP, ${s.workers[0]} loops spread over A and B, ${s.durationMs} ms or until empty`);
   const claimMany = await claimsUntilEmpty(s.workers[0]!, async () => {
@@ -259,6 +265,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     ...wake,
     healthz,
     claims,
+    spread,
     claimComplete,
     claimMany,
     raw,

@@ -255,6 +255,40 @@ describe('zookeeper backend', () => {
     assert.equal(await granting.expireLeases({ routine: true }), 1);
   });
 
+  it('reads the headers of the next entries with a claim\'s own, and a header read ahead that went stale grants nothing', async () => {
+    const open = fresh();
+    const [c, other] = [open(), open()];
+    const kind = 'read-ahead';
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await c.post({ kind })).ticket.id);
+    const zk = (c as unknown as { session: Session }).session.client;
+    const getData = zk.getData.bind(zk);
+    const read: string[] = [];
+    zk.getData = (path, watcher) => {
+      read.push(path.slice(path.lastIndexOf('/') + 1));
+      return getData(path, watcher);
+    };
+    try {
+      const first = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+      assert.equal(first?.ticket.id, ids[0]);
+      const headers = read.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+      assert.deepEqual(headers, ids.map(Number), 'its own header and those of the five after it');
+      // Cancelled through another instance after its header was read ahead here: the header
+      // changed, so the claim that picks it fails that try and takes another (a lost race
+      // spreads the next picks over the first entries).
+      await other.cancel(ids[1]!);
+      read.length = 0;
+      const second = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+      const third = await c.claim({ workerId: 'w', kinds: [kind], labels: [], ttlMs: TTL });
+      assert.ok(second && third && second.ticket.id !== third.ticket.id);
+      for (const claim of [second, third]) assert.ok(ids.slice(2).includes(claim.ticket.id), `${claim.ticket.id} is pending`);
+      assert.equal((await c.get(ids[1]!)).status, 'done', 'the cancelled ticket stays cancelled');
+      assert.deepEqual(read.filter((name) => ids.includes(name)), [], 'read ahead: no header read of their own');
+    } finally {
+      zk.getData = getData;
+    }
+  });
+
   it('purges done tickets behind more unfinished ones than one call may read, over successive calls', async () => {
     const c = fresh()();
     const stuck = 'purge-stuck'; // pending for good: no worker serves it

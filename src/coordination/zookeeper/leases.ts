@@ -13,6 +13,7 @@ import type { Claim, ClaimRequest } from '../contract.js';
 import { isZk, ZK } from './errors.js';
 import { json, parse, parseTicketId, toTicket, type Header } from './layout.js';
 import { MultiBatcher } from './batch.js';
+import { HeadersAhead, READ_AHEAD } from './headers-ahead.js';
 import type { Members } from './members.js';
 import { QueueView, type Entry } from './queue-view.js';
 import type { Session } from './session.js';
@@ -32,6 +33,7 @@ export class Leases {
   private readonly transitions: Transitions;
   private readonly queues: QueueView;
   private readonly batch = new MultiBatcher();
+  private readonly headers = new HeadersAhead();
   /** Pending entries this instance is claiming right now: its other claims try the next ones. */
   private readonly inFlight = new Set<string>();
   /**
@@ -82,7 +84,7 @@ export class Leases {
         try {
           const [fresh, read]: [boolean, { data: Buffer; stat: Stat } | null] = await Promise.all([
             relisted ? true : this.queues.verify(zk, kinds, offered),
-            pick ? zk.getData(this.layout.ticket(pick.id)).catch(orNull) : null,
+            pick ? this.headers.take(zk, (id) => this.layout.ticket(id), pick, this.queues.ahead(pick, READ_AHEAD)) : null,
           ]);
           relisted = !fresh;
           if (!fresh) continue; // entries appeared: pick again from the new listing
@@ -99,6 +101,7 @@ export class Leases {
             continue;
           }
           const outcome = await this.tryClaim(zk, pick, read, req, claimKey);
+          this.headers.drop(pick.id);
           if (outcome === 'retried') {
             const won = await this.findClaim(zk, claimKey, req.workerId);
             if (won) return won;

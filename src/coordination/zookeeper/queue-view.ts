@@ -300,6 +300,12 @@ export class QueueView {
     return order[Math.floor(Math.random() * order.length)] ?? null;
   }
 
+  /** The first `n` entries of the FIFO `e` is in: what the next claims will likely pick. */
+  ahead(e: Entry, n: number): Entry[] {
+    const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
+    return route?.byPriority.get(e.priority)?.get(e.share)?.slice(0, n) ?? [];
+  }
+
   /** The entry is gone (claimed here or elsewhere, or no longer pending). */
   gone(e: Entry, claimedHere: boolean): void {
     const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
