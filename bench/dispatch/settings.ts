@@ -40,7 +40,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   concurrency: { type: 'string', arg: 'n', help: 'concurrent client loops (default 16)' },
   'duration-ms': { type: 'string', arg: 'ms', help: 'measured time of each throughput line (default 4000)' },
   'warmup-ms': { type: 'string', arg: 'ms', help: 'unmeasured start of each throughput line (default 500)' },
-  'claim-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each single-ticket claim line (default 12000)' },
+  'claim-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each single-ticket claim line (default 20000: 64 workers on one frontend claim ~4,000/s)' },
   'claim-max': { type: 'string', arg: 'n', help: 'tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
   'no-api-client': { type: 'boolean', help: 'skip the ApiClient/TicketsApi claim+complete line' },
   profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile (see profile-summary.js)' },
@@ -60,7 +60,7 @@ export function settingsFrom(o: BenchArgs['options']): Settings {
     profileDir: typeof o.profile === 'string' ? resolve(o.profile) : undefined,
     sweepMs: int(o['sweep-ms'], 1_000, 'sweep-ms', 10),
     zkTickets: int(o.tickets, 3_000, 'tickets', 100),
-    zkClaimTickets: int(o['claim-tickets'], 12_000, 'claim-tickets', 100),
+    zkClaimTickets: int(o['claim-tickets'], 20_000, 'claim-tickets', 100),
     workers: String(o.workers ?? '16,64')
       .split(',')
       .map((w) => int(w, 0, 'workers', 1)),

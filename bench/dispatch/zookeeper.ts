@@ -140,7 +140,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   ]);
   const posts = Object.values(queues).reduce((a, b) => a + b, 0);
   log(
-    `pre-filling ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets × ${s.workers.length} single-ticket claim kinds and ${s.zkTickets.toLocaleString('en-US')} × 4 other kinds ` +
+    `pre-filling ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets × ${2 * s.workers.length + 1} single-ticket claim kinds and ${s.zkTickets.toLocaleString('en-US')} × 3 other kinds ` +
       `under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`,
   );
   const t = performance.now();
