@@ -55,11 +55,7 @@ describe('zookeeper backend', () => {
   });
 
   it('pins version 0 inside transactions, which the client library turns into "any version"', async () => {
-    const zk = new ZkClient({ servers: ensemble.servers, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-    const root = ensemble.freshRoot();
-    roots.push(root);
-    try {
-      await zk.whenConnected(5000);
+    await withClient(roots, async (zk, root) => {
       await zk.create(root);
       await zk.create(`${root}/n`, Buffer.from('v0'));
       await zk.setData(`${root}/n`, Buffer.from('v1'), 0); // now at version 1
@@ -75,17 +71,11 @@ describe('zookeeper backend', () => {
       await assert.rejects(zk.multi([{ op: 'set', path: `${root}/n`, data: Buffer.from('x'), version: 0 }]), (err: ZkError) => err.code === ZK.BAD_VERSION);
       await assert.rejects(zk.multi([{ op: 'remove', path: `${root}/n`, version: 0 }]), (err: ZkError) => err.code === ZK.BAD_VERSION);
       assert.equal((await zk.getData(`${root}/n`)).data.toString(), 'stale');
-    } finally {
-      await zk.close();
-    }
+    });
   });
 
   it('sends the reads of one turn as one multiRead, a missing node failing alone, in order with the calls around them', async () => {
-    const zk = new ZkClient({ servers: ensemble.servers, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-    const root = ensemble.freshRoot();
-    roots.push(root);
-    try {
-      await zk.whenConnected(5000);
+    await withClient(roots, async (zk, root) => {
       await zk.create(root);
       await zk.create(`${root}/a`, Buffer.from('a'));
       await zk.create(`${root}/b`, Buffer.from('b'));
@@ -99,12 +89,12 @@ describe('zookeeper backend', () => {
       const before = [zk.getData(`${root}/a`), zk.getData(`${root}/b`)];
       const write = zk.setData(`${root}/a`, Buffer.from('a2'), 0);
       const after = [zk.getData(`${root}/a`), zk.getData(`${root}/b`)];
-      const seen = await Promise.all([...before, write, ...after].map(async (p) => ('data' in (await p) ? String((await p as { data: Buffer }).data) : 'write')));
-      assert.deepEqual(seen, ['a', 'b', 'write', 'a2', 'b']);
+      const text = async (reads: Promise<{ data: Buffer }>[]): Promise<string[]> => (await Promise.all(reads)).map((r) => r.data.toString());
+      assert.deepEqual(await text(before), ['a', 'b'], 'sent before the write');
+      assert.equal((await write).version, 1);
+      assert.deepEqual(await text(after), ['a2', 'b'], 'sent after it');
       assert.deepEqual(zk.batched, { requests: 3, reads: 7 });
-    } finally {
-      await zk.close();
-    }
+    });
   });
 
   it('refuses a fenced record write at a stale version 1 (a write at znode version 0)', async () => {
@@ -473,19 +463,20 @@ describe('zookeeper backend: faults and sessions', () => {
 
   it('connects again after a server died in the middle of a reply (the library kept the cut-off bytes)', async () => {
     const proxy = await cuttingProxy(ensemble.servers.split(',')[0]!);
-    const zk = new ZkClient({ servers: `127.0.0.1:${proxy.port}`, sessionTimeoutMs: 4000, opTimeoutMs: 3000 });
-    const root = ensemble.freshRoot();
-    roots.push(root);
     try {
-      await zk.whenConnected(5000);
-      await zk.create(root, Buffer.alloc(4096, 1));
-      proxy.cutNextReply();
-      await assert.rejects(zk.getData(root), (err: ZkError) => err.code === ZK.CONNECTION_LOSS);
-      await zk.whenConnected(6000); // stuck for good before the fix: each connect answer read behind the stale bytes
-      assert.equal((await zk.getData(root)).data.length, 4096);
-      assert.equal(proxy.cuts, 1);
+      await withClient(
+        roots,
+        async (zk, root) => {
+          await zk.create(root, Buffer.alloc(4096, 1));
+          proxy.cutNextReply();
+          await assert.rejects(zk.getData(root), (err: ZkError) => err.code === ZK.CONNECTION_LOSS);
+          await zk.whenConnected(6000); // stuck for good before the fix: each connect answer read behind the stale bytes
+          assert.equal((await zk.getData(root)).data.length, 4096);
+          assert.equal(proxy.cuts, 1);
+        },
+        { servers: `127.0.0.1:${proxy.port}`, opTimeoutMs: 3000 },
+      );
     } finally {
-      await zk.close();
       proxy.close();
     }
   });
@@ -574,6 +565,23 @@ function unusedPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Runs `run` with a connected raw ZkClient and a fresh root path (recorded in `roots` for cleanup), then closes it. */
+async function withClient(
+  roots: string[],
+  run: (zk: ZkClient, root: string) => Promise<void>,
+  { servers = ensemble.servers, opTimeoutMs = 5000 }: { servers?: string; opTimeoutMs?: number } = {},
+): Promise<void> {
+  const zk = new ZkClient({ servers, sessionTimeoutMs: 4000, opTimeoutMs });
+  const root = ensemble.freshRoot();
+  roots.push(root);
+  try {
+    await zk.whenConnected(5000);
+    await run(zk, root);
+  } finally {
+    await zk.close();
+  }
 }
 
 /**

@@ -13,10 +13,10 @@
  */
 import { createRequire } from 'node:module';
 
-export const MULTI_READ = 22;
-const MULTI = 14;
-const GET_DATA = 4;
-const ERROR = -1;
+/** ZooKeeper op codes (the library's jute OP_CODES, and 22 it does not have). */
+const OP = { CREATE: 1, DELETE: 2, GET_DATA: 4, SET_DATA: 5, CHECK: 13, MULTI: 14, MULTI_READ: 22, ERROR: -1 } as const;
+/** A getData result in a multiRead answer. */
+export const GET_DATA = OP.GET_DATA;
 
 interface JuteRecord {
   byteLength(): number;
@@ -68,22 +68,22 @@ jute.TransactionResponse.prototype.deserialize = function (this: RawResults, buf
     const header = next(new p.MultiHeader());
     if (header.done) return read;
     switch (header.type) {
-      case 1:
+      case OP.CREATE:
         this.results.push({ type: header.type, path: next(new p.CreateResponse()).path });
         break;
-      case 2:
-      case 13:
+      case OP.DELETE:
+      case OP.CHECK:
         this.results.push({ type: header.type });
         break;
-      case 5:
+      case OP.SET_DATA:
         this.results.push({ type: header.type, stat: next(new p.SetDataResponse()).stat });
         break;
-      case GET_DATA: {
+      case OP.GET_DATA: {
         const r = next(new p.GetDataResponse());
         this.results.push({ type: header.type, data: r.data, stat: r.stat });
         break;
       }
-      case ERROR:
+      case OP.ERROR:
         this.results.push({ type: header.type, err: next(new p.ErrorResponse()).err });
         break;
       default:
@@ -97,7 +97,7 @@ export function multiReadRequest(paths: readonly string[]): unknown {
   const p = jute.protocol;
   const records: JuteRecord[] = [];
   for (const path of paths) {
-    records.push(new p.MultiHeader(GET_DATA, false, -1));
+    records.push(new p.MultiHeader(OP.GET_DATA, false, -1));
     const get = new p.GetDataRequest();
     get.path = path;
     get.watch = false;
@@ -110,12 +110,12 @@ export function multiReadRequest(paths: readonly string[]): unknown {
     serialize: (buffer: Buffer, offset: number) => records.reduce((at, r) => at + r.serialize(buffer, at), offset) - offset,
   };
   const header = new p.RequestHeader();
-  header.type = MULTI_READ;
+  header.type = OP.MULTI_READ;
   const request = new jute.Request(header, payload);
   const serialize = request.toBuffer.bind(request);
   request.toBuffer = () => {
     const bytes = serialize();
-    request.header.type = MULTI; // how the library decodes the answer
+    request.header.type = OP.MULTI; // how the library decodes the answer
     return bytes;
   };
   return request;

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { ZK, ZkError, type Meaning } from './errors.js';
-import { multiReadRequest, type RawResult } from './multi-read.js';
+import { GET_DATA, multiReadRequest, type RawResult } from './multi-read.js';
 
 export interface Stat {
   version: number;
@@ -99,7 +99,6 @@ const MODES: Record<CreateMode, number> = {
 };
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
 const CONNECTING = 1; // ConnectionManager.STATES.CONNECTING: a new socket is about to open.
-const GET_DATA = 4; // a getData result in a multiRead answer
 const EMPTY = Buffer.alloc(0);
 
 
