@@ -1,4 +1,6 @@
 /** Closed-loop throughput measurement and the formatting its rows share. */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpuMeter, summarize, type Summary } from '../common.js';
 import type { Settings } from './settings.js';
 
@@ -24,6 +26,21 @@ export interface LoopResult {
  * between requests, so in-process loops here yield every 100 calls to be comparable.
  */
 export const yieldToTimers = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Marks sent to the profiled frontends (`profile-preload.ts`): each mark ends one profile file. */
+let profileMarks = 0;
+
+/**
+ * With `--profile`, cuts the frontends' profiles at the start and the end of a measured
+ * window (SIGUSR2), so that `<pid>.<n>.cpuprofile` holds that window alone; `windows.txt`
+ * in the profile directory lists which n is which window.
+ */
+function markProfiles(s: Settings, pids: Record<string, number>, what: 'start' | 'end'): void {
+  if (!s.profileDir) return;
+  profileMarks++;
+  for (const [name, pid] of Object.entries(pids)) if (name.startsWith('frontend')) process.kill(pid, 'SIGUSR2');
+  if (what === 'end') appendFileSync(join(s.profileDir, 'windows.txt'), `${profileMarks} ${new Date().toISOString()}\n`);
+}
 
 export const ms = (v: number): string => `${v.toFixed(2)} ms`;
 export const us = (v: number): string => `${Math.round(v)} µs`;
@@ -59,11 +76,13 @@ export async function closedLoop(
     }
     end = { t: performance.now(), count, units };
     cpuMs = meter!();
+    markProfiles(s, pids, 'end');
     phase = 'done';
   };
   const begin = (): void => {
     if (phase !== 'warmup') return;
     meter = cpuMeter(pids);
+    markProfiles(s, pids, 'start');
     start = { t: performance.now(), count, units };
     phase = 'measure';
   };

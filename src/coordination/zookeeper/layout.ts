@@ -19,7 +19,7 @@
  *   ROOT/locks/<name>                  ephemeral, {holder}
  *   ROOT/members/m<seq>                ephemeral-sequential, one per coordinator instance
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ticketShare, type LeaseRecord, type NormalizedTicket, type Ticket, type TicketResult, type TicketStatus } from '../../core/ticket.js';
 import type { Stat } from './zk-client.js';
 
@@ -67,7 +67,7 @@ export function dec(s: string): string {
   return decodeURIComponent(s);
 }
 
-const sha = (...parts: string[]): string => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 40);
+const sha = (...parts: string[]): string => hash('sha256', parts.join('\0')).slice(0, 40);
 
 export class Layout {
   constructor(readonly root: string) {}

@@ -19,6 +19,7 @@
  * a share has nothing pending in any listing.
  */
 import { isZk, ZK } from './errors.js';
+import { Fifo } from './fifo.js';
 import { parseLabelsName, parsePendingName } from './layout.js';
 import type { Slot } from './members.js';
 import type { Session } from './session.js';
@@ -53,9 +54,9 @@ class Listing {
 
 /** A route's pending entries by priority, then share, each share in FIFO order. */
 class Route {
-  readonly byPriority = new Map<number, Map<string, Entry[]>>();
+  readonly byPriority = new Map<number, Map<string, Fifo<Entry>>>();
   /** The FIFOs split by slot, for the slot count last asked for (by priority and share). */
-  private split: { count: number; fifos: Map<string, Entry[][]> } | null = null;
+  private split: { count: number; fifos: Map<string, Fifo<Entry>[]> } | null = null;
   constructor(
     readonly listing: Listing,
     goneSince: (path: string) => number | undefined,
@@ -67,7 +68,7 @@ class Route {
       let shares = this.byPriority.get(p.priority);
       if (!shares) this.byPriority.set(p.priority, (shares = new Map()));
       let fifo = shares.get(p.share);
-      if (!fifo) shares.set(p.share, (fifo = []));
+      if (!fifo) shares.set(p.share, (fifo = new Fifo()));
       fifo.push({ ...p, path: `${listing.dir}/${name}` });
     }
   }
@@ -83,13 +84,14 @@ class Route {
    * instances take from different slots, so the entries another instance took, still in
    * this view, are not in the way of this instance's own.
    */
-  slotFifo(priority: number, share: string, slot: Slot): Entry[] {
+  slotFifo(priority: number, share: string, slot: Slot): Fifo<Entry> {
     if (this.split?.count !== slot.count) this.split = { count: slot.count, fifos: new Map() };
     const key = `${priority}|${share}`;
     let fifos = this.split.fifos.get(key);
     if (!fifos) {
-      fifos = Array.from({ length: slot.count }, (): Entry[] => []);
-      for (const e of this.byPriority.get(priority)?.get(share) ?? []) fifos[slotOf(e.id, slot.count)]!.push(e);
+      fifos = Array.from({ length: slot.count }, () => new Fifo<Entry>());
+      const all = this.byPriority.get(priority)?.get(share);
+      for (const e of all ? all.first(Infinity) : []) fifos[slotOf(e.id, slot.count)]!.push(e);
       this.split.fifos.set(key, fifos);
     }
     return fifos[slot.index]!;
@@ -99,14 +101,10 @@ class Route {
   remove(e: Entry): boolean {
     const shares = this.byPriority.get(e.priority);
     const fifo = shares?.get(e.share);
-    const at = fifo ? indexOf(fifo, e.id) : -1;
-    if (!shares || !fifo || at < 0) return false;
-    fifo.splice(at, 1);
-    const part = this.split?.fifos.get(`${e.priority}|${e.share}`)?.[slotOf(e.id, this.split.count)];
-    const partAt = part ? indexOf(part, e.id) : -1;
-    if (partAt >= 0) part!.splice(partAt, 1);
+    if (!shares || !fifo?.remove(e.id)) return false;
+    this.split?.fifos.get(`${e.priority}|${e.share}`)?.[slotOf(e.id, this.split.count)]?.remove(e.id);
     this.listing.seenGone++;
-    if (fifo.length > 0) return false;
+    if (fifo.size > 0) return false;
     shares.delete(e.share);
     this.split?.fifos.delete(`${e.priority}|${e.share}`);
     if (shares.size === 0) this.byPriority.delete(e.priority);
@@ -287,8 +285,7 @@ export class QueueView {
     for (const route of routes) {
       for (const [share, all] of route.byPriority.get(priority) ?? []) {
         const fifo = slot ? route.slotFifo(priority, share, slot) : all;
-        const live: Entry[] = [];
-        for (let i = 0; i < fifo.length && live.length < spread; i++) if (!skip.has(fifo[i]!.path)) live.push(fifo[i]!);
+        const live = fifo.first(spread, (e) => skip.has(e.path));
         if (live.length > 0) groups.push({ rank: this.lastServed.get(share) ?? -Infinity, fifo: live });
       }
     }
@@ -303,7 +300,7 @@ export class QueueView {
   /** The first `n` entries of the FIFO `e` is in: what the next claims will likely pick. */
   ahead(e: Entry, n: number): Entry[] {
     const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
-    return route?.byPriority.get(e.priority)?.get(e.share)?.slice(0, n) ?? [];
+    return route?.byPriority.get(e.priority)?.get(e.share)?.first(n) ?? [];
   }
 
   /** The entry is gone (claimed here or elsewhere, or no longer pending). */
@@ -339,10 +336,4 @@ export class QueueView {
  */
 export function slotOf(id: number, count: number): number {
   return (Math.imul(id, 0x9e3779b1) >>> 16) % count;
-}
-
-/** Where the entry of this ticket is in a FIFO (claims take from near the head). */
-function indexOf(fifo: readonly Entry[], id: number): number {
-  for (let i = 0; i < fifo.length; i++) if (fifo[i]!.id === id) return i;
-  return -1;
 }

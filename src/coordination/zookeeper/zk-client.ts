@@ -2,19 +2,19 @@
  * A small typed promise wrapper over node-zookeeper-client 1.1.3 (callbacks, untyped).
  * It fixes what the rest of the backend must not have to know:
  * - inside a transaction the library turns version 0 into -1 ("any version") for
- *   check/setData/remove (its issue #67), so a stale write at version 0 would commit; every
- *   op's version is pinned after it is added;
+ *   check/setData/remove (its issue #67), so a stale write at version 0 would commit:
+ *   multis are encoded here (`multi-codec.ts`), with exactly the versions asked for;
  * - calls queue forever while disconnected; each call here fails after `opTimeoutMs` with
  *   OPERATION_TIMEOUT (outcome unknown, like CONNECTION_LOSS);
  * - stats carry 64-bit longs as 8-byte buffers; they become numbers (ms since the epoch);
  * - getData calls without a watcher made one after another in the same iteration of the
- *   event loop go out as one multiRead (`multi-read.ts`) at the end of it, or as soon as
+ *   event loop go out as one multiRead (`multi-codec.ts`) at the end of it, or as soon as
  *   another call is made, so requests keep their order on the wire.
  * One ZkClient is one ZooKeeper session; after it expires, make a new one.
  */
 import { createRequire } from 'node:module';
 import { ZK, ZkError, type Meaning } from './errors.js';
-import { GET_DATA, multiReadRequest, type RawResult } from './multi-read.js';
+import { failure, GET_DATA, multiReadRequest, multiRequest, type MultiResult } from './multi-codec.js';
 
 export interface Stat {
   version: number;
@@ -54,14 +54,6 @@ interface RawError extends Error {
   getCode(): number;
 }
 type Cb<T extends unknown[]> = (err: RawError | null | undefined, ...rest: T) => void;
-interface RawTransaction {
-  ops: { version?: number }[];
-  create(path: string, data: Buffer, acls: unknown[], mode: number): RawTransaction;
-  setData(path: string, data: Buffer, version: number): RawTransaction;
-  check(path: string, version: number): RawTransaction;
-  remove(path: string, version: number): RawTransaction;
-  commit(cb: Cb<[{ type: number; path?: string; stat?: RawStat; err?: number }[]?]>): void;
-}
 interface RawClient {
   connect(): void;
   close(): void;
@@ -75,7 +67,6 @@ interface RawClient {
   getData(path: string, watcher: Watcher | undefined, cb: Cb<[Buffer | null, RawStat]>): void;
   exists(path: string, watcher: Watcher | undefined, cb: Cb<[RawStat | null]>): void;
   getChildren(path: string, watcher: Watcher | undefined, cb: Cb<[string[], RawStat]>): void;
-  transaction(): RawTransaction;
   connectionManager: {
     state: number;
     socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number; cork(): void; uncork(): void };
@@ -83,7 +74,7 @@ interface RawClient {
     /** Bytes of a reply not complete yet; the library keeps them across connections. */
     pendingBuffer: Buffer | null;
     on(event: 'state', listener: (state: number) => void): void;
-    queue(request: unknown, cb: (err: RawError | null | undefined, response: { payload: { results: RawResult[] } }) => void): void;
+    queue(request: unknown, cb: (err: RawError | null | undefined, response: { payload: { results: MultiResult[] } }) => void): void;
   };
 }
 interface RawModule {
@@ -280,13 +271,13 @@ export class ZkClient {
     this.batched.requests++;
     this.batched.reads += reads.length;
     const paths = reads.map((r) => r.path);
-    this.call<[RawResult[]]>(paths[0], (cb) =>
+    this.call<[MultiResult[]]>(paths[0], (cb) =>
       this.raw.connectionManager.queue(multiReadRequest(paths), (err, response) => (err ? cb(err, []) : cb(null, response.payload.results))),
     ).then(
       ([results]) => {
         for (const [i, read] of reads.entries()) {
           const r = results[i];
-          if (r?.type === GET_DATA && r.stat) read.resolve({ data: r.data ?? EMPTY, stat: toStat(r.stat as RawStat) });
+          if (r?.type === GET_DATA && r.stat) read.resolve({ data: r.data ?? EMPTY, stat: r.stat });
           else read.reject(new ZkError(r?.err ?? ZK.SYSTEM_ERROR, read.path));
         }
       },
@@ -318,39 +309,27 @@ export class ZkClient {
    * meaning of the op that failed (ZooKeeper marks the ops after it RUNTIME_INCONSISTENCY).
    */
   async multi(ops: Op[]): Promise<OpResult[]> {
-    const tx = this.raw.transaction();
-    for (const op of ops) {
-      switch (op.op) {
-        case 'create':
-          tx.create(op.path, op.data ?? EMPTY, zookeeper.ACL.OPEN_ACL_UNSAFE, MODES[op.mode ?? 'persistent']);
-          continue;
-        case 'set':
-          tx.setData(op.path, op.data, op.version);
-          break;
-        case 'check':
-          tx.check(op.path, op.version);
-          break;
-        case 'remove':
-          tx.remove(op.path, op.version);
-          break;
-      }
-      // The library's `version || -1` turned 0 into "any version": pin what we asked for.
-      tx.ops[tx.ops.length - 1]!.version = op.version;
-    }
-    let raw: { type: number; path?: string; stat?: RawStat; err?: number }[] | undefined;
+    let results: MultiResult[];
     try {
-      [raw] = await this.call<[{ type: number; path?: string; stat?: RawStat; err?: number }[]?]>(ops[0]?.path, (cb) => tx.commit(cb));
+      [results] = await this.call<[MultiResult[]]>(ops[0]?.path, (cb) => {
+        const request = multiRequest(ops); // an invalid path throws here, before anything is sent
+        this.raw.connectionManager.queue(request, (err, response) => {
+          if (err) return cb(err, []);
+          const code = failure(response.payload.results);
+          cb(code === ZK.OK ? null : { name: 'ZkError', message: `multi failed: ${code}`, getCode: () => code }, response.payload.results);
+        });
+      });
     } catch (err) {
       if (!(err instanceof ZkError) || err.code === ZK.CONNECTION_LOSS || err.code === ZK.OPERATION_TIMEOUT) throw err;
-      throw this.failedOp(ops, err, (err as ZkError & { results?: typeof raw }).results);
+      throw this.failedOp(ops, err, (err as ZkError & { results?: MultiResult[] }).results);
     }
     return ops.map((op, i): OpResult => {
-      const r = raw?.[i];
+      const r = results[i];
       switch (op.op) {
         case 'create':
           return { op: 'create', path: r?.path ?? op.path };
         case 'set':
-          return { op: 'set', stat: toStat(r!.stat!) };
+          return { op: 'set', stat: r!.stat! };
         case 'check':
           return { op: 'check' };
         case 'remove':
