@@ -121,5 +121,30 @@ export async function closedLoop(
   if (drainedEarly) throw new Error('the queue ran empty during the warm-up; raise --tickets or lower --warmup-ms');
   const ops = end.count - start.count;
   const seconds = (end.t - start.t) / 1000;
-  return { ops, units: end.units - start.units, total, seconds, rate: ops / seconds, latencyMs: summarize(latencies), cpuMs, drained };
+  const result = { ops, units: end.units - start.units, total, seconds, rate: ops / seconds, latencyMs: summarize(latencies), cpuMs, drained };
+  // The samples ride along for `pooled`, invisible to JSON (a report would carry thousands).
+  return Object.defineProperty(result, 'samples', { value: latencies, enumerable: false }) as LoopResult;
+}
+
+/**
+ * Several measured windows of the same line as one: counts, time and CPU added up, the
+ * rate over the summed time, latency percentiles over every sample.
+ */
+export function pooled(windows: readonly LoopResult[]): LoopResult {
+  const sum = (f: (r: LoopResult) => number): number => windows.reduce((n, r) => n + f(r), 0);
+  const cpuMs: Record<string, number> = {};
+  for (const w of windows) for (const [name, ms] of Object.entries(w.cpuMs)) cpuMs[name] = (cpuMs[name] ?? 0) + ms;
+  const seconds = sum((r) => r.seconds);
+  const ops = sum((r) => r.ops);
+  const samples = windows.flatMap((r) => (r as LoopResult & { samples?: number[] }).samples ?? []);
+  return {
+    ops,
+    units: sum((r) => r.units),
+    total: sum((r) => r.total),
+    seconds,
+    rate: ops / seconds,
+    latencyMs: summarize(samples),
+    cpuMs,
+    drained: windows.some((r) => r.drained),
+  };
 }

@@ -24,10 +24,16 @@ export interface Settings {
   sweepMs: number;
   /** ZooKeeper only: pending tickets per throughput line (posting to ZooKeeper is slower). */
   zkTickets: number;
-  /** ZooKeeper only: pending tickets of each single-ticket claim line (16, 64 workers), so that it outlasts its window. */
+  /** ZooKeeper only: pending tickets of each spread, in-process and multi-ticket claim line, so that it outlasts its window. */
   zkClaimTickets: number;
   /** ZooKeeper only: concurrent client loops of the claim lines, and in flight of the raw lines. */
   workers: number[];
+  /** ZooKeeper only: rounds in which the raw and the target claim windows of a concurrency alternate. */
+  rounds: number;
+  /** ZooKeeper only: the measured time of each of those windows. */
+  roundMs: number;
+  /** ZooKeeper only: pending tickets of each target claim line (all its rounds). */
+  zkRoundTickets: number;
 }
 
 export const OPTIONS: Record<string, OptionSpec> = {
@@ -40,7 +46,10 @@ export const OPTIONS: Record<string, OptionSpec> = {
   concurrency: { type: 'string', arg: 'n', help: 'concurrent client loops (default 16)' },
   'duration-ms': { type: 'string', arg: 'ms', help: 'measured time of each throughput line (default 4000)' },
   'warmup-ms': { type: 'string', arg: 'ms', help: 'unmeasured start of each throughput line (default 500)' },
-  'claim-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each single-ticket claim line (default 20000: 64 workers on one frontend claim ~4,000/s)' },
+  'claim-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each spread, in-process and multi-ticket claim line (default 20000: 64 workers on one frontend claim ~4,000/s)' },
+  rounds: { type: 'string', arg: 'n', help: 'ZooKeeper: the raw and the target claim windows of each concurrency alternate in n rounds (default 3)' },
+  'round-ms': { type: 'string', arg: 'ms', help: 'ZooKeeper: measured time of each window of those rounds (default 2000)' },
+  'round-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each target claim line, all rounds (default 40000)' },
   'claim-max': { type: 'string', arg: 'n', help: 'tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
   'no-api-client': { type: 'boolean', help: 'skip the ApiClient/TicketsApi claim+complete line' },
   profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile (see profile-summary.js)' },
@@ -64,6 +73,9 @@ export function settingsFrom(o: BenchArgs['options']): Settings {
     workers: String(o.workers ?? '16,64')
       .split(',')
       .map((w) => int(w, 0, 'workers', 1)),
+    rounds: int(o.rounds, 3, 'rounds', 1),
+    roundMs: int(o['round-ms'], 2_000, 'round-ms', 100),
+    zkRoundTickets: int(o['round-tickets'], 40_000, 'round-tickets', 100),
   };
 }
 

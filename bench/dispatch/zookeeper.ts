@@ -16,7 +16,7 @@ import { ZkClient } from '../../src/coordination/zookeeper/zk-client.js';
 import { parseZookeeperUrl, ZookeeperCoordinator } from '../../src/coordination/zookeeper/zookeeper-coordinator.js';
 import { expectStatus, requestJson as send, UsageError, type BenchArgs, type BenchResult } from '../common.js';
 import { claimBody, poolTo, startFrontends, stopFrontends, wakeUpLines, type Grant } from './frontends.js';
-import { closedLoop, type LoopResult } from './loops.js';
+import { closedLoop, pooled, type LoopResult } from './loops.js';
 import { LEASE_TTL_MS, payload, ZK_IN_FLIGHT, type Settings } from './settings.js';
 import { reportZk } from './zookeeper-report.js';
 import { startEnsemble } from '../zookeeper-ensemble.js';
@@ -135,12 +135,14 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     spread: Object.fromEntries(s.workers.map((w) => [w, kind(`claim-spread-${w}`)])),
   };
   const queues: Record<string, number> = Object.fromEntries([
-    ...[...s.workers.flatMap((w) => [k.claims[w]!, k.spread[w]!]), k.inProcess].map((q) => [q, s.zkClaimTickets] as const),
-    ...[k.claimMany, k.claimComplete, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
+    ...s.workers.map((w) => [k.claims[w]!, s.zkRoundTickets] as const),
+    ...[...s.workers.map((w) => k.spread[w]!), k.inProcess, k.claimMany].map((q) => [q, s.zkClaimTickets] as const),
+    ...[k.claimComplete, k.inProcessSequential].map((q) => [q, s.zkTickets] as const),
   ]);
   const posts = Object.values(queues).reduce((a, b) => a + b, 0);
   log(
-    `pre-filling ${s.zkClaimTickets.toLocaleString('en-US')} pending tickets × ${2 * s.workers.length + 1} single-ticket claim kinds and ${s.zkTickets.toLocaleString('en-US')} × 3 other kinds ` +
+    `pre-filling ${s.zkRoundTickets.toLocaleString('en-US')} pending tickets × ${s.workers.length} target claim kinds, ` +
+      `${s.zkClaimTickets.toLocaleString('en-US')} × ${s.workers.length + 2} spread, in-process and multi-ticket claim kinds and ${s.zkTickets.toLocaleString('en-US')} × 2 other kinds ` +
       `under ${coordinatorUrl} (ZookeeperCoordinator.post, ${ZK_IN_FLIGHT} in flight)`,
   );
   const t = performance.now();
@@ -162,19 +164,20 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   await inProcessCoordinator.ready();
 
   /**
-   * A claim line over a queue of `tickets`. `claim` answers the lease it got, `true`
-   * when it already completed it, or null for an empty answer. Under contention ZooKeeper
-   * claims may come back empty while tickets are still pending (a claim skips entries its
-   * frontend's other claims are trying, and gives up after many lost races), so an empty
-   * answer ends the line only once every ticket of the queue was claimed. Afterwards the
-   * leases are completed, untimed: every frontend's sweep reads every lease each second,
-   * so leases left over would slow the lines after this one.
+   * Claim windows over a queue of `tickets` (one window, or the rounds of a target line).
+   * `claim` answers the lease it got, `true` when it already completed it, or null for an
+   * empty answer. Under contention ZooKeeper claims may come back empty while tickets are
+   * still pending (a claim skips entries its frontend's other claims are trying, and gives
+   * up after many lost races), so an empty answer ends a window only once every ticket of
+   * the queue was claimed. After each window its leases are completed, untimed: leases
+   * left over would make the frontends' sweeps list more in the windows after it.
    */
   type Held = { id: string; token: number };
-  const claimsUntilEmpty = async (loops: number, claim: () => Promise<Held | Held[] | true | null>, tickets = s.zkTickets): Promise<LoopResult> => {
+  const claimQueue = (tickets: number) => {
     let claimed = 0;
-    const held: Held[] = [];
-    const result = await closedLoop(loops, s, pids, async () => {
+    return async (loops: number, claim: () => Promise<Held | Held[] | true | null>, window = s): Promise<LoopResult> => {
+      const held: Held[] = [];
+      const result = await closedLoop(loops, window, pids, async () => {
       const got = await claim();
       if (got === null) return claimed >= tickets ? false : null;
       if (Array.isArray(got)) {
@@ -184,10 +187,13 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
       }
       if (got !== true) held.push(got);
       return ++claimed <= tickets;
-    });
-    await inFlight(held, ({ id, token }) => inProcessCoordinator.complete(id, token, { outcome: 'success' }));
-    return result;
+      });
+      await inFlight(held, ({ id, token }) => inProcessCoordinator.complete(id, token, { outcome: 'success' }));
+      return result;
+    };
   };
+  const claimsUntilEmpty = (loops: number, claim: () => Promise<Held | Held[] | true | null>, tickets = s.zkTickets): Promise<LoopResult> =>
+    claimQueue(tickets)(loops, claim);
   const overHttp = async (p: Pool, queue: string): Promise<{ id: string; token: number } | null> => {
     const answer = await send(p, 'POST', '/api/v1/tickets/claim', claimBody(queue, 0));
     expectStatus('claim', answer, 200, 204);
@@ -210,25 +216,35 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
   const rawBase = `${ensemble.root}/raw-setdata`;
   await zk.create(rawBase).catch((err: unknown) => (isZk(err, ZK.NODE_EXISTS) ? rawBase : Promise.reject(err)));
   const raw: Record<number, LoopResult> = {};
-  const rawLine = async (n: number): Promise<void> => {
-    log(`raw ZkClient.setData with version, ${n === 1 ? 'sequential' : `${n} in flight`}, ${s.durationMs} ms`);
-    raw[n] = await rawSetData(zk, rawBase, n, s, pids);
-  };
-  await rawLine(1);
+  log(`raw ZkClient.setData with version, sequential, ${s.durationMs} ms`);
+  raw[1] = await rawSetData(zk, rawBase, 1, s, pids);
   const claims: Record<number, LoopResult> = {};
+  const rounds: Record<number, { raw: number; claims: number }[]> = {};
   const spread: Record<number, LoopResult> = {};
-  // Each claim line right after the raw line of the same concurrency: the same conditions.
-  // As in the SQLite lines, the workers claim through frontend A; then the same spread over
-  // A and B, where two frontends on these two cores halve each one's group commits.
+  // The target compares a claim line with the raw line of the same concurrency. Both move
+  // with the machine (a ZooKeeper snapshot or collection lands in one window or the other),
+  // so their windows alternate in rounds and each is pooled over its rounds. As in the
+  // SQLite lines, the workers claim through frontend A; then the same spread over A and B,
+  // where two frontends on these two cores halve each one's group commits.
+  const round = { ...s, durationMs: s.roundMs };
   for (const w of s.workers) {
-    await rawLine(w);
-    log(`claims over HTTP on A (waitMs 0, not completed within the line), ${w} loops, ${s.durationMs} ms or until empty`);
-    claims[w] = await claimsUntilEmpty(w, () => overHttp(poolA, k.claims[w]!), s.zkClaimTickets);
+    const rawWindows: LoopResult[] = [];
+    const claimWindows: LoopResult[] = [];
+    const claimA = claimQueue(s.zkRoundTickets);
+    for (let r = 1; r <= s.rounds; r++) {
+      log(`round ${r}/${s.rounds}: raw ZkClient.setData with version, ${w} in flight, then claims over HTTP on A (waitMs 0), ${w} loops; ${s.roundMs} ms each`);
+      rawWindows.push(await rawSetData(zk, rawBase, w, round, pids));
+      claimWindows.push(await claimA(w, () => overHttp(poolA, k.claims[w]!), round));
+      if (claimWindows.at(-1)!.drained) break;
+    }
+    raw[w] = pooled(rawWindows);
+    claims[w] = pooled(claimWindows);
+    rounds[w] = claimWindows.map((c, i) => ({ raw: rawWindows[i]!.rate, claims: c.rate }));
     log(`claims over HTTP spread over A and B, ${w} loops, ${s.durationMs} ms or until empty`);
     spread[w] = await claimsUntilEmpty(w, () => overHttp(either(), k.spread[w]!), s.zkClaimTickets);
   }
   log(`claims of up to ${s.claimMax} tickets each over HTTP, ${s.workers[0]} loops spread over A and B, ${s.durationMs} ms or until empty`);
-  const claimMany = await claimsUntilEmpty(s.workers[0]!, async () => {
+  const claimMany = await claimQueue(s.zkClaimTickets)(s.workers[0]!, async () => {
     const answer = await send(either(), 'POST', '/api/v1/tickets/claim', { ...claimBody(k.claimMany, 0), max: s.claimMax });
     expectStatus('claim', answer, 200, 204);
     if (answer.status === 204) return null;
@@ -265,6 +281,7 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     ...wake,
     healthz,
     claims,
+    rounds,
     spread,
     claimComplete,
     claimMany,

@@ -147,3 +147,37 @@ describe('zookeeper queue view checks', () => {
     assert.equal(checks, again + 4);
   });
 });
+
+describe('zookeeper queue view listings', () => {
+  it('builds one index of a route that many claims find new at once, over several turns', async () => {
+    const view = new QueueView({ layout: new Layout('/t') } as unknown as Session);
+    const names = Array.from({ length: 2000 }, (_, i) => pendingName(0, i + 1, ''));
+    // Every index of the route sorts the listed names once: count the sorts.
+    let indexed = 0;
+    const listed = Object.assign([...names], {
+      sort(this: string[]) {
+        indexed++;
+        return Array.prototype.sort.call(this) as string[];
+      },
+    });
+    let answer = (): void => undefined;
+    const slow = new Promise<void>((resolve) => (answer = resolve));
+    const zk = {
+      exists: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
+      listChildren: async (dir: string) => {
+        if (dir.endsWith('/k')) return { children: ['-'], stat: stat(1) };
+        await slow; // the route's listing is in flight while more claims arrive
+        return { children: listed, stat: stat(names.length) };
+      },
+    } as unknown as ZkClient;
+    const checks: Promise<boolean>[] = [];
+    for (let i = 0; i < 8; i++) {
+      checks.push(view.verify(zk, ['k'], new Set()), view.verify(zk, ['k'], new Set()));
+      await turn();
+    }
+    answer();
+    await Promise.all(checks);
+    assert.equal(indexed, 1, 'the route was indexed once');
+    assert.equal(view.pick(['k'], new Set(), 1, new Set(), null)?.id, 1);
+  });
+});
