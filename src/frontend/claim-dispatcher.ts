@@ -150,6 +150,11 @@ export class ClaimDispatcher {
   }
 
   private async claimUpTo(request: ClaimRequest, max: number, signature: string): Promise<Claim[]> {
+    if (max === 1) {
+      // One ticket (a worker with one free slot): one coordinator claim, no waves.
+      const claim = await this.coordinator.claim(request);
+      return this.remember(signature, claim ? [claim] : []);
+    }
     const claims: Claim[] = [];
     // One more than the last claim found: when the queue holds what it held then, the extra
     // claim comes back empty in the same round trip and ends the claim, instead of a
@@ -168,6 +173,11 @@ export class ClaimDispatcher {
       if (failed && claims.length === 0) throw failed.reason;
       if (won.length < size) break;
     }
+    return this.remember(signature, claims);
+  }
+
+  /** Remembers how many tickets a claim of this signature found (the next first wave's size). */
+  private remember(signature: string, claims: Claim[]): Claim[] {
     if (this.found.size >= MAX_SIGNATURES && !this.found.has(signature)) this.found.clear();
     this.found.set(signature, claims.length);
     return claims;

@@ -22,16 +22,17 @@ export class HeadersAhead {
 
   /**
    * The header of `pick`: the one read ahead if there is one (taken: it serves one
-   * claim), else read now, with those of `next` not read yet sent in the same turn.
+   * claim), else read now, with those of `next()` not read yet sent in the same turn
+   * (asked for only then: most claims find their header read ahead).
    */
-  take(zk: ZkClient, path: (id: number) => string, pick: Entry, next: readonly Entry[]): Promise<HeaderRead> {
+  take(zk: ZkClient, path: (id: number) => string, pick: Entry, next: () => readonly Entry[]): Promise<HeaderRead> {
     const ahead = this.kept.get(pick.id);
     if (ahead) {
       this.kept.delete(pick.id);
       return ahead;
     }
     const read = zk.getData(path(pick.id)).catch(orNull);
-    for (const e of next) {
+    for (const e of next()) {
       if (e.id === pick.id || this.kept.has(e.id)) continue;
       const p = zk.getData(path(e.id)).catch(orNull);
       p.catch(() => undefined); // a failed read ahead is only read again by its claim

@@ -84,7 +84,7 @@ export class Leases {
         try {
           const [fresh, read]: [boolean, { data: Buffer; stat: Stat } | null] = await Promise.all([
             relisted ? true : this.queues.verify(zk, kinds, offered),
-            pick ? this.headers.take(zk, (id) => this.layout.ticket(id), pick, this.queues.ahead(pick, READ_AHEAD)) : null,
+            pick ? this.headers.take(zk, (id) => this.layout.ticket(id), pick, () => this.queues.ahead(pick, READ_AHEAD)) : null,
           ]);
           relisted = !fresh;
           if (!fresh) continue; // entries appeared: pick again from the new listing
