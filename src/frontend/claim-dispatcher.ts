@@ -32,9 +32,10 @@ export interface DispatcherOptions {
  *
  * A claim first tries at once; if nothing matches it parks. Every notification starts a
  * round (one at a time; notifications arriving meanwhile are merged into one more round)
- * that offers the queue to parked waiters in arrival order. Within a round, once a claim
- * for some (kinds, labels) signature comes back empty, other waiters with that signature
- * are skipped: N idle workers cost one query per signature, not N.
+ * that offers the queue to parked waiters in arrival order: per (kinds, labels) signature,
+ * in waves of 1, 2, 4, … waiters claiming together, signatures side by side. Once a wave
+ * comes back short, the other waiters of that signature are skipped: N idle workers cost
+ * a query or two per signature, not N.
  *
  * Parking is race-free: `generation` counts notifications; a waiter that parks after a
  * notification arrived during its first try starts a round itself.
@@ -131,22 +132,47 @@ export class ClaimDispatcher {
     do {
       this.again = false;
       const started = performance.now();
-      const empty = new Set<string>();
-      for (const waiter of [...this.waiters]) {
-        if (empty.has(waiter.signature)) continue;
-        let claims: Claim[];
-        try {
-          claims = await this.claimUpTo(waiter.request, waiter.max, waiter.signature);
-        } catch (err) {
-          this.options.log.warn({ err }, 'claim for a parked waiter failed; it stays parked');
-          continue;
-        }
-        // Fewer than asked: the queue ran dry, the next waiter of this signature would find nothing.
-        if (claims.length < waiter.max) empty.add(waiter.signature);
-        if (claims.length > 0 && !waiter.settle(claims)) await Promise.all(claims.map((claim) => this.giveBack(claim)));
+      const bySignature = new Map<string, Waiter[]>();
+      for (const waiter of this.waiters) {
+        const same = bySignature.get(waiter.signature);
+        if (same) same.push(waiter);
+        else bySignature.set(waiter.signature, [waiter]);
       }
+      await Promise.all([...bySignature.values()].map((waiters) => this.offer(waiters)));
       this.options.onRound?.((performance.now() - started) / 1000);
     } while (this.again && this.waiters.length > 0);
+  }
+
+  /**
+   * Offers the queue to the parked waiters of one signature, in arrival order, in waves of
+   * 1, 2, 4, … waiters whose claims go out together (one after another, each waiter cost a
+   * coordinator round trip: on ZooKeeper ~10 ms, so the tenth ticket of a burst waited for
+   * nine). A wave in which a waiter got fewer tickets than it asked for means the queue ran
+   * dry: the waiters after it would find nothing.
+   */
+  private async offer(waiters: readonly Waiter[]): Promise<void> {
+    for (let next = 0, wave = 1; next < waiters.length; wave *= 2) {
+      const batch = waiters.slice(next, next + wave);
+      next += batch.length;
+      const found = await Promise.all(
+        batch.map((waiter) =>
+          this.claimUpTo(waiter.request, waiter.max, waiter.signature).catch((err: unknown) => {
+            this.options.log.warn({ err }, 'claim for a parked waiter failed; it stays parked');
+            return null;
+          }),
+        ),
+      );
+      let dry = false;
+      const undelivered: Claim[] = [];
+      for (const [i, claims] of found.entries()) {
+        if (claims === null) continue;
+        const waiter = batch[i]!;
+        if (claims.length < waiter.max) dry = true;
+        if (claims.length > 0 && !waiter.settle(claims)) undelivered.push(...claims);
+      }
+      await Promise.all(undelivered.map((claim) => this.giveBack(claim)));
+      if (dry) return;
+    }
   }
 
   private async claimUpTo(request: ClaimRequest, max: number, signature: string): Promise<Claim[]> {
