@@ -44,6 +44,7 @@ describe('finished builds are archived to the store', () => {
 
   it('moves a finished build out of the coordinator; show, list and console read it from the store', async () => {
     await api.applyJob('arch', JOB('echo archived output'), 'yaml');
+    assert.equal((await api.listJobs()).jobs.find((j) => j.id === 'arch')?.lastBuild, null, 'no build yet');
     for (let i = 0; i < 3; i++) await api.trigger('arch');
     for (const n of [1, 2, 3]) assert.equal((await finished(n)).status, 'success');
     for (const n of [1, 2, 3]) assert.equal(await coordinator.getRecord(buildKey('arch', n)), null, `build ${n} left the coordinator`);
@@ -55,6 +56,8 @@ describe('finished builds are archived to the store', () => {
     assert.ok(shown.version > 1, 'the version it finished with is kept');
     assert.match(await api.console('arch', 2), /archived output/);
     assert.equal((await api.getBuild('arch', 'lastSuccessful')).number, 3);
+    const listed = (await api.listJobs()).jobs.find((j) => j.id === 'arch');
+    assert.deepEqual([listed?.lastBuild?.number, listed?.lastBuild?.status], [3, 'success'], 'the jobs list shows the archived last build');
   });
 
   it('lists newest first across running and archived builds, page by page', async () => {
@@ -62,6 +65,8 @@ describe('finished builds are archived to the store', () => {
     const running = (await api.trigger('arch')).build.number;
     await eventually(async () => assert.equal((await api.getBuild('arch', running)).status, 'running'), 20_000);
     assert.ok(await coordinator.getRecord(buildKey('arch', running)), 'an unfinished build stays in the coordinator');
+    const listed = (await api.listJobs()).jobs.find((j) => j.id === 'arch');
+    assert.deepEqual([listed?.lastBuild?.number, listed?.lastBuild?.status], [running, 'running'], 'the jobs list shows the running last build');
     const first = await api.listBuilds('arch', { limit: 2 });
     assert.deepEqual(first.builds.map((b) => [b.number, b.status]), [[4, 'running'], [3, 'success']]);
     assert.equal(first.next, 3);

@@ -88,7 +88,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
       const page = await visibleJobs(jobs, request.identity, query, Number(limit ?? 100));
       const summaries = await Promise.all(
         page.jobs.map(async (job) => {
-          const last = (await builds.list(job.id, { limit: 1 })).builds[0];
+          const last = await builds.last(job.id);
           return {
             id: job.id,
             version: job.version,
