@@ -11,9 +11,9 @@
  *
  * Why by hand: the library's jute records describe every field at run time and allocate a
  * record object per field; in a frontend's profile of claims on ZooKeeper, encoding a
- * claim's four ops and decoding their results was ~12% of its busy time. Measured alone on
- * this machine: see `test/coordination/zookeeper-multi-codec.test.ts` for the format, and
- * BENCHMARKS.md (ZooKeeper dispatch, session 5) for the effect.
+ * claim's four ops and decoding their results was ~12% of its busy time (BENCHMARKS.md,
+ * ZooKeeper dispatch, session 5). `test/coordination/zookeeper-multi-codec.test.ts` checks
+ * the bytes against the library's own records.
  *
  * The format (Jute, big-endian): int = 4 bytes, long = 8, boolean = 1, string and buffer =
  * int length + bytes (-1: null). Each op is a MultiHeader {int type, boolean done, int err}
@@ -22,7 +22,7 @@
  * nothing (delete, check).
  */
 import { createRequire } from 'node:module';
-import type { Op, Stat } from './zk-client.js';
+import type { CreateMode, Op, Stat } from './zk-client.js';
 
 /** ZooKeeper op codes. */
 const OP = { CREATE: 1, DELETE: 2, GET_DATA: 4, SET_DATA: 5, CHECK: 13, MULTI: 14, MULTI_READ: 22, ERROR: -1 } as const;
@@ -31,7 +31,8 @@ export const GET_DATA = OP.GET_DATA;
 /** A failed op's result. */
 export const ERROR = OP.ERROR;
 
-const CREATE_FLAGS = { persistent: 0, ephemeral: 1, 'persistent-sequential': 2, 'ephemeral-sequential': 3 } as const;
+/** ZooKeeper's create flags by mode (for multis here, and ZkClient.create). */
+export const CREATE_FLAGS: Record<CreateMode, number> = { persistent: 0, ephemeral: 1, 'persistent-sequential': 2, 'ephemeral-sequential': 3 };
 /** Every znode is created with the ACL world:anyone, all permissions (OPEN_ACL_UNSAFE). */
 const OPEN_ACL = { perms: 31, scheme: 'world', id: 'anyone' } as const;
 const ACL_BYTES = 4 + 4 + (4 + OPEN_ACL.scheme.length) + (4 + OPEN_ACL.id.length);

@@ -312,15 +312,18 @@ export class QueueView {
     return order[Math.floor(Math.random() * order.length)] ?? null;
   }
 
+  private routeOf(e: Entry): Route | undefined {
+    return this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
+  }
+
   /** The first `n` entries of the FIFO `e` is in: what the next claims will likely pick. */
   ahead(e: Entry, n: number): Entry[] {
-    const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
-    return route?.byPriority.get(e.priority)?.get(e.share)?.first(n) ?? [];
+    return this.routeOf(e)?.byPriority.get(e.priority)?.get(e.share)?.first(n) ?? [];
   }
 
   /** The entry is gone (claimed here or elsewhere, or no longer pending). */
   gone(e: Entry, claimedHere: boolean): void {
-    const route = this.routes.get(e.path.slice(0, e.path.lastIndexOf('/')));
+    const route = this.routeOf(e);
     if (claimedHere) this.serve(e.share);
     this.recentlyGone.delete(e.path);
     this.recentlyGone.set(e.path, performance.now());

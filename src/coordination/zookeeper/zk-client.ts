@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { ZK, ZkError, type Meaning } from './errors.js';
-import { failure, GET_DATA, multiReadRequest, multiRequest, type MultiResult } from './multi-codec.js';
+import { CREATE_FLAGS, failure, GET_DATA, multiReadRequest, multiRequest, type MultiResult } from './multi-codec.js';
 
 export interface Stat {
   version: number;
@@ -82,12 +82,6 @@ interface RawModule {
   ACL: { OPEN_ACL_UNSAFE: unknown[] };
 }
 const zookeeper = createRequire(import.meta.url)('node-zookeeper-client') as RawModule;
-const MODES: Record<CreateMode, number> = {
-  persistent: 0,
-  ephemeral: 1,
-  'persistent-sequential': 2,
-  'ephemeral-sequential': 3,
-};
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
 const CONNECTING = 1; // ConnectionManager.STATES.CONNECTING: a new socket is about to open.
 const EMPTY = Buffer.alloc(0);
@@ -229,7 +223,7 @@ export class ZkClient {
   }
 
   create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
-    return this.call<[string]>(path, (cb) => this.raw.create(path, data, zookeeper.ACL.OPEN_ACL_UNSAFE, MODES[mode], cb)).then(
+    return this.call<[string]>(path, (cb) => this.raw.create(path, data, zookeeper.ACL.OPEN_ACL_UNSAFE, CREATE_FLAGS[mode], cb)).then(
       ([created]) => created,
     );
   }
@@ -271,9 +265,7 @@ export class ZkClient {
     this.batched.requests++;
     this.batched.reads += reads.length;
     const paths = reads.map((r) => r.path);
-    this.call<[MultiResult[]]>(paths[0], (cb) =>
-      this.raw.connectionManager.queue(multiReadRequest(paths), (err, response) => (err ? cb(err, []) : cb(null, response.payload.results))),
-    ).then(
+    this.sendBatch(paths[0], () => multiReadRequest(paths), false).then(
       ([results]) => {
         for (const [i, read] of reads.entries()) {
           const r = results[i];
@@ -311,14 +303,7 @@ export class ZkClient {
   async multi(ops: Op[]): Promise<OpResult[]> {
     let results: MultiResult[];
     try {
-      [results] = await this.call<[MultiResult[]]>(ops[0]?.path, (cb) => {
-        const request = multiRequest(ops); // an invalid path throws here, before anything is sent
-        this.raw.connectionManager.queue(request, (err, response) => {
-          if (err) return cb(err, []);
-          const code = failure(response.payload.results);
-          cb(code === ZK.OK ? null : { name: 'ZkError', message: `multi failed: ${code}`, getCode: () => code }, response.payload.results);
-        });
-      });
+      [results] = await this.sendBatch(ops[0]?.path, () => multiRequest(ops), true);
     } catch (err) {
       if (!(err instanceof ZkError) || err.code === ZK.CONNECTION_LOSS || err.code === ZK.OPERATION_TIMEOUT) throw err;
       throw this.failedOp(ops, err, (err as ZkError & { results?: MultiResult[] }).results);
@@ -399,6 +384,23 @@ export class ZkClient {
       this.corkedSocket = null;
       socket?.uncork();
     });
+  }
+
+  /**
+   * Sends a multi or multiRead request built by `multi-codec.ts` (built inside the call, so
+   * an invalid path fails before anything is sent). `allOrNothing`: a failed op fails the
+   * request, with every op's result beside the error (a multi); else each result stands
+   * alone (a multiRead).
+   */
+  private sendBatch(path: string | undefined, build: () => unknown, allOrNothing: boolean): Promise<[MultiResult[]]> {
+    return this.call<[MultiResult[]]>(path, (cb) =>
+      this.raw.connectionManager.queue(build(), (err, response) => {
+        if (err) return cb(err, []);
+        const results = response.payload.results;
+        const code = allOrNothing ? failure(results) : ZK.OK;
+        cb(code === ZK.OK ? null : { name: 'ZkError', message: `multi failed: ${code}`, getCode: () => code }, results);
+      }),
+    );
   }
 
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
