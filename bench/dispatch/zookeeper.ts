@@ -178,15 +178,15 @@ export async function runZookeeper(args: BenchArgs, s: Settings, url: string): P
     return async (loops: number, claim: () => Promise<Held | Held[] | true | null>, window = s): Promise<LoopResult> => {
       const held: Held[] = [];
       const result = await closedLoop(loops, window, pids, async () => {
-      const got = await claim();
-      if (got === null) return claimed >= tickets ? false : null;
-      if (Array.isArray(got)) {
-        held.push(...got);
-        claimed += got.length;
-        return claimed <= tickets ? got.length : false;
-      }
-      if (got !== true) held.push(got);
-      return ++claimed <= tickets;
+        const got = await claim();
+        if (got === null) return claimed >= tickets ? false : null;
+        if (Array.isArray(got)) {
+          held.push(...got);
+          claimed += got.length;
+          return claimed <= tickets ? got.length : false;
+        }
+        if (got !== true) held.push(got);
+        return ++claimed <= tickets;
       });
       await inFlight(held, ({ id, token }) => inProcessCoordinator.complete(id, token, { outcome: 'success' }));
       return result;
