@@ -52,7 +52,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'round-tickets': { type: 'string', arg: 'n', help: 'ZooKeeper: pending tickets of each target claim line, all rounds (default 40000)' },
   'claim-max': { type: 'string', arg: 'n', help: 'tickets one request may claim in the multi-ticket line (default 8, at most 64)' },
   'no-api-client': { type: 'boolean', help: 'skip the ApiClient/TicketsApi claim+complete line' },
-  profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile (see profile-summary.js)' },
+  profile: { type: 'string', arg: 'dir', help: 'CPU-profile the frontends into DIR/<pid>.cpuprofile, and each measured window into DIR/<pid>.<n>.cpuprofile (windows.txt; see profile-summary.js)' },
 };
 
 export function settingsFrom(o: BenchArgs['options']): Settings {
