@@ -51,8 +51,8 @@ export interface DeploymentPlan {
   slots: number;
   /** Lease TTL given to workers (frontend `--lease-ttl-ms`). */
   leaseTtlMs?: number;
-  /** Extra environment for the frontends (profiling). */
-  frontendEnv?: NodeJS.ProcessEnv;
+  /** Extra environment for the frontends and workers (profiling). */
+  profileEnv?: NodeJS.ProcessEnv;
 }
 
 
@@ -90,7 +90,7 @@ export async function startDeployment(args: Pick<BenchArgs, 'cleanup' | 'log'>, 
   for (let i = 0; i < plan.frontends; i++) {
     const argv = ['frontend', '--port', '0', '--log-level', 'warn', ...backendArgv];
     if (plan.leaseTtlMs !== undefined) argv.push('--lease-ttl-ms', String(plan.leaseTtlMs));
-    const { proc, match } = await startDistci(args, `frontend ${i + 1} (${plan.name})`, argv, childEnv(tmp, plan.frontendEnv), /listening on (http:\/\/\S+)/);
+    const { proc, match } = await startDistci(args, `frontend ${i + 1} (${plan.name})`, argv, childEnv(tmp, plan.profileEnv), /listening on (http:\/\/\S+)/);
     frontends.push(proc);
     urls.push(match![1]!);
   }
@@ -106,7 +106,7 @@ export async function startDeployment(args: Pick<BenchArgs, 'cleanup' | 'log'>, 
       // Each worker lists the frontends starting at a different one, to spread the claims.
       const servers = urls.map((_, j) => urls[(i + j) % urls.length]!).join(',');
       const argv = ['worker', '--server', servers, '--concurrency', String(slots), '--log-level', 'warn', '--worker-id', `scale-worker-${i + 1}`];
-      const { proc } = await startDistci(args, `worker ${i + 1} (${plan.name})`, argv, childEnv(tmp));
+      const { proc } = await startDistci(args, `worker ${i + 1} (${plan.name})`, argv, childEnv(tmp, plan.profileEnv));
       workers.push(proc);
     }
     await waitParked(d, workers.length);

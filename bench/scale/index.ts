@@ -33,8 +33,8 @@ const TARGET = { dispatchP99Ms: 100, frontendRssMiB: 300, apiP99Ms: 50, flatRati
 const MODES = ['ramp', 'flat', 'flood'] as const;
 type Mode = (typeof MODES)[number];
 
-/** The ramp's settings (the per-run `thinkMs` and `frontendEnv` are set where it runs) and the other modes'. */
-interface Settings extends Omit<RampSettings, 'thinkMs' | 'frontendEnv'> {
+/** The ramp's settings (the per-run `thinkMs` and `profileEnv` are set where it runs) and the other modes'. */
+interface Settings extends Omit<RampSettings, 'thinkMs' | 'profileEnv'> {
   modes: Mode[];
   backends: Backend[];
   flatBuilds: number;
@@ -230,14 +230,14 @@ async function run(args: BenchArgs): Promise<BenchResult> {
     `scale: modes ${s.modes.join(',')} on ${s.backends.join(',')}; N ${s.ns.join(',')}, S ${s.sleeps.join(',')} s, ${s.jobs} jobs, ` +
       `${s.frontends} frontends, ${s.workers} workers × ${s.slots} slots, at most ${s.ratePerSec} triggers/s`,
   );
-  const frontendEnv = s.profileDir ? profileEnv(s.profileDir) : undefined;
+  const profiling = s.profileDir ? profileEnv(s.profileDir) : undefined;
   const ramps: RampResult[] = [];
   const flats: Partial<Record<Backend, FlatVariant[]>> = {};
   const floods: Partial<Record<Backend, FloodResult>> = {};
   const rows: ResultRow[] = [];
   for (const backend of s.backends) {
     if (s.modes.includes('ramp')) {
-      const r = await runRamp(args, backend, { ...s, thinkMs: 100, frontendEnv });
+      const r = await runRamp(args, backend, { ...s, thinkMs: 100, profileEnv: profiling });
       ramps.push(r);
       rows.push(...rampRows(r, s));
     }
@@ -310,7 +310,7 @@ export const scale: BenchModule = {
     'flood-slots': { type: 'string', arg: 'n', help: 'worker slots during the flood (default 16)' },
     'flood-sleep': { type: 'string', arg: 's', help: 'seconds the flood builds sleep (default 2)' },
     chart: { type: 'string', arg: 'file', help: 'write the SVG chart there (e.g. docs/bench/scale.svg)' },
-    profile: { type: 'string', arg: 'dir', help: 'CPU-profile the ramp frontends into DIR (see profile-summary)' },
+    profile: { type: 'string', arg: 'dir', help: 'CPU-profile the ramp frontends and workers into DIR (see profile-summary)' },
   },
   run,
 };

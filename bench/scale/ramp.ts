@@ -25,7 +25,7 @@ export interface RampSettings {
   slots: number;
   drainSeconds: number;
   thinkMs: number;
-  frontendEnv?: NodeJS.ProcessEnv;
+  profileEnv?: NodeJS.ProcessEnv;
 }
 
 export interface RampStage {
@@ -65,7 +65,7 @@ export interface RampResult {
 }
 
 export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings): Promise<RampResult> {
-  const d = await startDeployment(args, { name: `ramp-${backend}`, backend, frontends: s.frontends, workers: s.workers, slots: s.slots, frontendEnv: s.frontendEnv });
+  const d = await startDeployment(args, { name: `ramp-${backend}`, backend, frontends: s.frontends, workers: s.workers, slots: s.slots, profileEnv: s.profileEnv });
   try {
     const repo = makeRepository(join(d.dir, 'repo'));
     args.log(`${backend}: registering ${s.jobs} jobs (32 PUTs in flight over ${d.urls.length} frontend(s))`);

@@ -1,5 +1,5 @@
 /**
- * The hand-written jute of multi and multiRead (`multi-codec.ts`) against the library's own
+ * The hand-written jute of multi, multiRead and sync (`multi-codec.ts`) against the library's own
  * records: a request encodes to the bytes the library's TransactionRequest would (except
  * that version 0 stays 0), and an answer the library's records encode decodes to the same
  * results. The real ensemble tests (zookeeper.test.ts, the contract suite) use it for
@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { decodeResults, failure, multiReadRequest, multiRequest, type MultiResult } from '../../src/coordination/zookeeper/multi-codec.js';
+import { decodeResults, failure, multiReadRequest, multiRequest, syncRequest, type MultiResult } from '../../src/coordination/zookeeper/multi-codec.js';
 import type { Op } from '../../src/coordination/zookeeper/zk-client.js';
 
 interface Rec {
@@ -72,6 +72,18 @@ test('a multiRead encodes getData requests and is sent as opcode 22, decoded as 
   }
   parts.push(new jute.protocol.MultiHeader!(-1, true, -1));
   assert.deepEqual(bytes.subarray(12), encode(parts));
+});
+
+test('a sync encodes its path and is sent as opcode 9, its answer read as one without a body', () => {
+  const r = syncRequest('/distci/ü') as { header: { type: number }; toBuffer(): Buffer };
+  const bytes = r.toBuffer();
+  const path = Buffer.from('/distci/ü');
+  assert.equal(bytes.readInt32BE(0), bytes.length - 4, 'the length prefix');
+  assert.equal(bytes.readInt32BE(8), 9, 'the opcode on the wire');
+  assert.equal(bytes.readInt32BE(12), path.length);
+  assert.deepEqual(bytes.subarray(16), path);
+  assert.equal(r.header.type, 2, 'the library decodes the answer like a delete (no body)');
+  assert.throws(() => syncRequest('no-slash'), 'an invalid path fails before anything is sent');
 });
 
 function encode(records: Rec[]): Buffer {

@@ -142,6 +142,19 @@ describe('zookeeper backend', () => {
     }
   });
 
+  it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {
+    const c = fresh()();
+    await c.ready();
+    const session = (c as unknown as { reader: Session }).reader;
+    const zk = await session.connected(Date.now() + 10_000);
+    const leader = await ensemble.leader();
+    const before = await lastZxid(leader.port);
+    for (let i = 0; i < 20; i++) await session.barrier(zk);
+    const after = await lastZxid(leader.port);
+    // A write barrier (a `check` multi) is a transaction: 20 of them would move it by 20.
+    assert.ok(after - before < 5n, `the leader's last zxid moved by ${after - before} over 20 barriers`);
+  });
+
   it('keeps the listing of a large record directory and lists it again only once it changed, also through another instance', async () => {
     const open = fresh();
     const [writer, reader] = [open(), open()];
@@ -623,4 +636,18 @@ async function cuttingProxy(target: string): Promise<{ port: number; cuts: numbe
     for (const s of sockets) s.destroy();
   };
   return state;
+}
+
+/** The last transaction id a node has seen (four-letter word `srvr`). */
+function lastZxid(port: number): Promise<bigint> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => socket.end('srvr'));
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject).on('close', () => {
+      const zxid = /Zxid: (0x[0-9a-f]+)/.exec(text)?.[1];
+      if (zxid) resolve(BigInt(zxid));
+      else reject(new Error(`no Zxid in the answer to srvr: ${text}`));
+    });
+  });
 }

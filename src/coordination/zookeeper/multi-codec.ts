@@ -1,8 +1,10 @@
 /**
- * The wire format of ZooKeeper's two batch requests, written by hand for the claim path:
+ * The wire format of ZooKeeper's two batch requests, written by hand for the claim path,
+ * and of sync:
  * - multi (opcode 14): create, setData, check and delete, all or nothing;
  * - multiRead (opcode 22, ZooKeeper ≥ 3.6): many getData, each answered on its own (a
- *   missing node fails alone). node-zookeeper-client 1.1.3 does not know it.
+ *   missing node fails alone). node-zookeeper-client 1.1.3 does not know it;
+ * - sync (opcode 9): the read barrier (`Session.barrier`); the library has no call for it.
  * Requests are built as the library's own `Request` (so the connection manager gives them
  * an xid and keeps their place among the session's requests) around a payload that
  * encodes itself straight into the request's buffer. Answers are decoded by replacing the
@@ -25,7 +27,7 @@ import { createRequire } from 'node:module';
 import type { CreateMode, Op, Stat } from './zk-client.js';
 
 /** ZooKeeper op codes. */
-const OP = { CREATE: 1, DELETE: 2, GET_DATA: 4, SET_DATA: 5, CHECK: 13, MULTI: 14, MULTI_READ: 22, ERROR: -1 } as const;
+const OP = { CREATE: 1, DELETE: 2, GET_DATA: 4, SET_DATA: 5, SYNC: 9, CHECK: 13, MULTI: 14, MULTI_READ: 22, ERROR: -1 } as const;
 /** A getData result in a multiRead answer. */
 export const GET_DATA = OP.GET_DATA;
 /** A failed op's result. */
@@ -141,39 +143,73 @@ function serialize(ops: readonly Encoded[], buf: Buffer, start: number): number 
   return at - start;
 }
 
-/** A request of `type` for ConnectionManager.queue, its payload encoding `ops` by hand. */
-function request(type: number, ops: Encoded[]): unknown {
+/** A payload that encodes itself straight into the request's buffer. */
+interface Payload {
+  byteLength(): number;
+  serialize(buf: Buffer, offset: number): number;
+}
+
+/** A request of `type` for ConnectionManager.queue around a payload encoded by hand. */
+function request(type: number, { byteLength, serialize }: Payload): { header: { type: number }; toBuffer(): Buffer } {
   const payload = {
     setChrootPath(chroot: string | undefined): void {
       // ZkClient connects without a chroot (the backend prefixes its own root).
       if (chroot) throw new Error('the multi codec does not support a chroot in the connect string');
     },
-    byteLength: () => byteLength(ops),
-    serialize: (buf: Buffer, offset: number) => serialize(ops, buf, offset),
+    byteLength,
+    serialize,
   };
   const header = new jute.protocol.RequestHeader();
   header.type = type;
   return new jute.Request(header, payload);
 }
 
-/** A multi request of `ops` (throws on an invalid path before anything is sent). */
-export function multiRequest(ops: readonly Op[]): unknown {
-  return request(OP.MULTI, encodedOps(ops));
-}
-
-/** A multiRead request of getData for `paths`. */
-export function multiReadRequest(paths: readonly string[]): unknown {
-  const r = request(
-    OP.MULTI_READ,
-    paths.map((path) => ({ type: OP.GET_DATA, path })),
-  ) as { header: { type: number }; toBuffer(): Buffer };
+/**
+ * The library picks the decoder of an answer by the type in the request's header, and
+ * knows neither multiRead nor sync: once the request is serialised, its header says
+ * `type`, whose decoder reads the answer.
+ */
+function answeredAs(r: { header: { type: number }; toBuffer(): Buffer }, type: number): unknown {
   const serializeRequest = r.toBuffer.bind(r);
   r.toBuffer = () => {
     const bytes = serializeRequest();
-    r.header.type = OP.MULTI; // how the library picks the decoder of the answer
+    r.header.type = type;
     return bytes;
   };
   return r;
+}
+
+function opsPayload(ops: Encoded[]): Payload {
+  return { byteLength: () => byteLength(ops), serialize: (buf, offset) => serialize(ops, buf, offset) };
+}
+
+/** A multi request of `ops` (throws on an invalid path before anything is sent). */
+export function multiRequest(ops: readonly Op[]): unknown {
+  return request(OP.MULTI, opsPayload(encodedOps(ops)));
+}
+
+/** A multiRead request of getData for `paths`, answered like a multi. */
+export function multiReadRequest(paths: readonly string[]): unknown {
+  return answeredAs(request(OP.MULTI_READ, opsPayload(paths.map((path) => ({ type: OP.GET_DATA, path })))), OP.MULTI);
+}
+
+/**
+ * A sync request (opcode 9, `SyncRequest {ustring path}`): the server answers once it has
+ * applied every write the leader committed before it saw the sync. Its answer (the path
+ * again) is not needed, so it is read as a delete's, which has no body.
+ */
+export function syncRequest(path: string): unknown {
+  Path.validate(path);
+  const bytes = Buffer.from(path);
+  const payload: Payload = {
+    byteLength: () => 4 + bytes.length,
+    serialize: (buf, offset) => {
+      buf.writeInt32BE(bytes.length, offset);
+      bytes.copy(buf, offset + 4);
+      return 4 + bytes.length;
+    },
+  };
+  return answeredAs(request(OP.SYNC, payload), OP.DELETE);
 }
 
 /** The error code of the op that failed a multi (ZooKeeper marks the ops after it), or 0. */

@@ -142,12 +142,15 @@ export class Session {
   }
 
   /**
-   * A write that changes nothing. Replies come from the server this session talks to
-   * only after it applied every earlier write, so reads sent after a barrier see every
-   * write acknowledged before it was sent (node-zookeeper-client has no `sync`).
+   * ZooKeeper's sync: the server this session talks to answers only after it applied every
+   * write the leader committed before the sync, so reads sent after a barrier see every
+   * write acknowledged before it was sent. Unlike a write (a `check` multi, used before),
+   * it is not a transaction: no proposal, no log entry, no fsync on three nodes. Like
+   * every ZooKeeper sync it is not itself a quorum operation: a leader cut off from its
+   * quorum could answer it until it steps down (within the session timeout).
    */
   barrier(zk: ZkClient): Promise<unknown> {
-    return zk.multi([{ op: 'check', path: this.options.layout.root, version: -1 }]);
+    return zk.sync(this.options.layout.root);
   }
 
   /**

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { ZK, ZkError, type Meaning } from './errors.js';
-import { CREATE_FLAGS, failure, GET_DATA, multiReadRequest, multiRequest, type MultiResult } from './multi-codec.js';
+import { CREATE_FLAGS, failure, GET_DATA, multiReadRequest, multiRequest, syncRequest, type MultiResult } from './multi-codec.js';
 
 export interface Stat {
   version: number;
@@ -294,6 +294,15 @@ export class ZkClient {
       children,
       stat: toStat(stat),
     }));
+  }
+
+  /**
+   * Resolves once the server this session talks to has applied every write the leader
+   * committed before the sync reached it; reads sent after it (same session, in order) see
+   * all of them. Not a transaction: nothing is logged or fsynced, unlike a write.
+   */
+  sync(path: string): Promise<void> {
+    return this.call<[]>(path, (cb) => this.raw.connectionManager.queue(syncRequest(path), (err) => cb(err))).then(() => undefined);
   }
 
   /**
