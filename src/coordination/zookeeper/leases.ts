@@ -186,11 +186,14 @@ export class Leases {
         if (isZk(err) && err.opIndex !== undefined) throw await this.whyNotHeld(zk, n, token);
         throw err;
       }
-      const s = await this.tickets.read(zk, n); // sent after the multi's answer: sees its effect
+      // The lease as renewed is in the multi's answer: its mtime, and a cancel request is
+      // its child. Only the header is read (sent after the multi's answer: sees its effect);
+      // a renewal used to read the lease and the cancel flag too, three reads per lease.
+      const header = await zk.getData(l.ticket(n)).catch(orNull);
       const set = results[1]!;
-      if (!s || set.op !== 'set') throw await this.whyNotHeld(zk, n, token);
-      const lease = { ttl: ttlMs, mtime: set.stat.mtime, cancel: s.cancel };
-      return { ticket: toTicket(n, s.header, s.stat, lease), token, expiresAt: set.stat.mtime + ttlMs };
+      if (!header || set.op !== 'set') throw await this.whyNotHeld(zk, n, token);
+      const lease = { ttl: ttlMs, mtime: set.stat.mtime, cancel: set.stat.numChildren > 0 };
+      return { ticket: toTicket(n, parse<Header>(header.data), header.stat, lease), token, expiresAt: set.stat.mtime + ttlMs };
     });
   }
 

@@ -180,22 +180,21 @@ export class Tickets {
   }
 
   /**
-   * Header, lease and cancel flag, sent together. They are three reads, not one snapshot:
-   * a leased header without its lease (the lease ended in between) is read again.
+   * Header and lease (with its cancel flag), sent together. They are two reads, not one
+   * snapshot: a leased header without its lease (the lease ended in between) is read again.
    */
   async read(zk: ZkClient, id: number): Promise<TicketState | null> {
     for (let i = 0; ; i++) {
       const l = this.layout;
-      const [header, lease, cancel] = await Promise.all([
-        zk.getData(l.ticket(id)).catch(orNull),
-        zk.getData(l.lease(id)).catch(orNull),
-        zk.exists(l.cancelFlag(id)),
-      ]);
+      // Two getData, which go out with the turn's other reads as one multiRead; a cancel
+      // request is the lease znode's child, so the lease's stat tells it (no `exists`).
+      const [header, lease] = await Promise.all([zk.getData(l.ticket(id)).catch(orNull), zk.getData(l.lease(id)).catch(orNull)]);
       if (!header) return null;
       const h = parse<Header>(header.data);
-      const leaseState = lease ? { ttl: parse<{ ttl: number }>(lease.data).ttl, mtime: lease.stat.mtime, cancel: cancel !== null } : null;
+      const cancel = lease !== null && lease.stat.numChildren > 0;
+      const leaseState = lease ? { ttl: parse<{ ttl: number }>(lease.data).ttl, mtime: lease.stat.mtime, cancel } : null;
       if (h.status === 'leased' && !leaseState && i < 3) continue;
-      return { id, header: h, stat: header.stat, lease: leaseState, cancel: cancel !== null };
+      return { id, header: h, stat: header.stat, lease: leaseState, cancel };
     }
   }
 
