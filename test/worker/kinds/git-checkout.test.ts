@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -61,6 +62,8 @@ describe('git-checkout', () => {
     assert.equal(commitOf(run), commits.c2);
     assert.equal(await readFile(join(run.dir, 'version.txt'), 'utf8'), '2');
     assert.match(run.console, new RegExp(`checked out ${commits.c2}`));
+    // No git templates: no sample hooks travel with the workspace.
+    assert.deepEqual(await readdir(join(run.dir, '.git')).then((names) => names.filter((n) => ['hooks', 'info', 'description'].includes(n))), []);
   });
 
   it('checks out a branch and a tag', async () => {
@@ -75,6 +78,7 @@ describe('git-checkout', () => {
     const full = await checkout({ ref: commits.c1 });
     assert.equal(full.result.outcome, 'success', full.console);
     assert.equal(commitOf(full), commits.c1);
+    assert.equal(existsSync(join(full.dir, '.git', 'hooks')), false, 'git init without templates');
     const short = await checkout({ ref: commits.c3.slice(0, 7) });
     assert.equal(short.result.outcome, 'success', short.console);
     assert.equal(commitOf(short), commits.c3);
@@ -126,7 +130,7 @@ describe('git-checkout', () => {
       assert.ok(seen.some((headers) => headers.authorization === expected), JSON.stringify(seen));
       assert.ok(!run.console.includes('ghp_TopSecretToken123'));
       assert.ok(!run.console.includes(expected.slice(6)), run.console);
-      assert.match(run.console, /\+ git clone -q -- http:\/\/127\.0\.0\.1/);
+      assert.match(run.console, /\+ git clone -q --template= -- http:\/\/127\.0\.0\.1/);
       assert.ok(!(run.result.message ?? '').includes('TopSecret'));
     } finally {
       server.close();
