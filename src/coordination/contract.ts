@@ -48,6 +48,13 @@ export interface TicketFilter {
 }
 
 /** One queue: pending tickets of one kind and label set. */
+export interface BackendRequests {
+  /** Which connection sent them, e.g. ZooKeeper's `writer` or `reader` session. */
+  connection: string;
+  request: string;
+  count: number;
+}
+
 export interface QueueStat {
   kind: string;
   labels: string[];
@@ -150,6 +157,12 @@ export interface Coordinator {
 
   /** Depth and age of every non-empty queue; cheap (no scan over done tickets). */
   queueStats(): Promise<QueueStat[]>;
+
+  /**
+   * Requests this instance sent to its backend since it opened, by connection and kind
+   * (metrics only). Backends whose calls are not requests to a service (SQLite) omit it.
+   */
+  backendRequests?(): BackendRequests[];
 
   /** Called (as a hint) when tickets may have become claimable. */
   onClaimable(listener: (hint: ChangeHint) => void): Unsubscribe;

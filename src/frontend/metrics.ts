@@ -38,6 +38,19 @@ export class FrontendMetrics {
       return cached.stats;
     };
     const key = (q: QueueStat) => ({ kind: q.kind, labels: q.labels.join(',') });
+    if (coordinator.backendRequests) {
+      const requests = coordinator.backendRequests.bind(coordinator);
+      new Counter({
+        name: 'distci_coordinator_requests_total',
+        help: 'Requests this frontend sent to the coordinator service (ZooKeeper), by connection and kind; multi.ops and multiRead.reads count what the batches carried',
+        labelNames: ['connection', 'request'],
+        registers,
+        collect() {
+          this.reset();
+          for (const r of requests()) this.inc({ connection: r.connection, request: r.request }, r.count);
+        },
+      });
+    }
     new Gauge({
       name: 'distci_queue_pending',
       help: 'Pending tickets per kind and label set',

@@ -80,7 +80,7 @@ describe('zookeeper backend', () => {
       await zk.create(`${root}/a`, Buffer.from('a'));
       await zk.create(`${root}/b`, Buffer.from('b'));
       const [a, missing, b] = await Promise.allSettled([zk.getData(`${root}/a`), zk.getData(`${root}/missing`), zk.getData(`${root}/b`)]);
-      assert.deepEqual(zk.batched, { requests: 1, reads: 3 });
+      assert.deepEqual([zk.requests.get('multiRead'), zk.requests.get('multiRead.reads')], [1, 3]);
       assert.equal(a.status === 'fulfilled' && a.value.data.toString(), 'a');
       assert.equal(b.status === 'fulfilled' && b.value.data.toString(), 'b');
       assert.equal(b.status === 'fulfilled' && b.value.stat.version, 0);
@@ -93,7 +93,7 @@ describe('zookeeper backend', () => {
       assert.deepEqual(await text(before), ['a', 'b'], 'sent before the write');
       assert.equal((await write).version, 1);
       assert.deepEqual(await text(after), ['a2', 'b'], 'sent after it');
-      assert.deepEqual(zk.batched, { requests: 3, reads: 7 });
+      assert.deepEqual([zk.requests.get('multiRead'), zk.requests.get('multiRead.reads')], [3, 7]);
     });
   });
 
@@ -140,6 +140,18 @@ describe('zookeeper backend', () => {
       assert.equal(seen.id, ticket.id);
       assert.equal(barriers - before, 1, `round ${round}: ${round + 3} reads in one turn passed one barrier`);
     }
+  });
+
+  it('counts the requests it sends, by session and kind', async () => {
+    const c = fresh()();
+    const { ticket } = await c.post({ kind: 'counted' });
+    await c.get(ticket.id);
+    assert.ok(await c.claim({ workerId: 'w', kinds: ['counted'], labels: [], ttlMs: TTL }));
+    const count = (connection: string, request: string) => c.backendRequests().find((r) => r.connection === connection && r.request === request)?.count ?? 0;
+    assert.ok(count('writer', 'multi') >= 2, 'the post and the claim are multis');
+    assert.ok(count('writer', 'multi.ops') > count('writer', 'multi'), 'with several ops each');
+    assert.ok(count('reader', 'sync') >= 1, 'the read passed a barrier');
+    assert.equal(count('reader', 'multi'), 0, 'the reader writes nothing');
   });
 
   it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {

@@ -6,6 +6,8 @@ import { ApiClient } from '../../src/client/api-client.js';
 import { BuildsApi } from '../../src/client/builds-api.js';
 import { TicketsApi } from '../../src/client/tickets-api.js';
 import { Worker } from '../../src/worker/runtime.js';
+import type { Coordinator } from '../../src/coordination/contract.js';
+import { FrontendMetrics } from '../../src/frontend/metrics.js';
 import { silent, startTestFrontend, type TestFrontend } from '../support/embedded.js';
 import { eventually } from '../support/wait.js';
 
@@ -81,5 +83,24 @@ describe('/metrics', () => {
     const text = await scrape(fe.url);
     assert.equal(sample(text, 'distci_builds_finished_total{status="failure"}'), 1);
     assert.ok(sample(text, 'distci_backend_call_seconds_count{backend="store",operation="put",outcome="ok"}')! >= 1);
+  });
+});
+
+describe('coordinator requests', () => {
+  it('are counted by connection and kind when the backend tells them (ZooKeeper), and absent otherwise', async () => {
+    const requests = [
+      { connection: 'writer', request: 'multi', count: 7 },
+      { connection: 'reader', request: 'sync', count: 3 },
+    ];
+    const base = { queueStats: async () => [] };
+    const zk = new FrontendMetrics(() => 0, { ...base, backendRequests: () => requests } as unknown as Coordinator);
+    let text = await zk.registry.metrics();
+    assert.equal(sample(text, 'distci_coordinator_requests_total{connection="writer",request="multi"}'), 7);
+    assert.equal(sample(text, 'distci_coordinator_requests_total{connection="reader",request="sync"}'), 3);
+    requests[0]!.count = 9;
+    text = await zk.registry.metrics();
+    assert.equal(sample(text, 'distci_coordinator_requests_total{connection="writer",request="multi"}'), 9, 'the running total, not a sum of scrapes');
+    const sqlite = new FrontendMetrics(() => 0, base as unknown as Coordinator);
+    assert.doesNotMatch(await sqlite.registry.metrics(), /distci_coordinator_requests_total/);
   });
 });

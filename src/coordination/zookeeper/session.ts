@@ -58,10 +58,13 @@ export class Session {
   }
 
   private sessions = 0;
+  /** Requests sent to ZooKeeper by kind, over every session this one opened. */
+  readonly requests = new Map<string, number>();
 
   private open(): ZkClient {
     const generation = this.sessions++;
     const zk = new ZkClient({
+      requests: this.requests,
       servers: this.options.servers,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       opTimeoutMs: Math.min(this.options.operationTimeoutMs, Math.max(this.options.sessionTimeoutMs, 2000)),

@@ -107,6 +107,8 @@ export interface ZkClientOptions {
   servers: string;
   sessionTimeoutMs: number;
   opTimeoutMs: number;
+  /** Counts the requests sent, by kind (`multi.ops` and `multiRead.reads` count what they carry). */
+  requests?: Map<string, number>;
 }
 
 /** getData calls waiting for the end of the turn, to go out as one multiRead. */
@@ -127,10 +129,12 @@ export class ZkClient {
   private corkedSocket: { uncork(): void } | null = null;
   private reads: PendingRead[] = [];
   /** Reads sent as multiReads (diagnostics and tests). */
-  readonly batched = { requests: 0, reads: 0 };
+  /** Requests sent by kind, and what the batches carried (`multi.ops`, `multiRead.reads`). */
+  readonly requests: Map<string, number>;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: ZkClientOptions) {
+    this.requests = options.requests ?? new Map();
     this.raw = zookeeper.createClient(options.servers, {
       sessionTimeout: options.sessionTimeoutMs,
       spinDelay: 200,
@@ -223,17 +227,17 @@ export class ZkClient {
   }
 
   create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
-    return this.call<[string]>(path, (cb) => this.raw.create(path, data, zookeeper.ACL.OPEN_ACL_UNSAFE, CREATE_FLAGS[mode], cb)).then(
+    return this.call<[string]>('create', path, (cb) => this.raw.create(path, data, zookeeper.ACL.OPEN_ACL_UNSAFE, CREATE_FLAGS[mode], cb)).then(
       ([created]) => created,
     );
   }
 
   remove(path: string, version: number): Promise<void> {
-    return this.call<[]>(path, (cb) => this.raw.remove(path, version, cb)).then(() => undefined);
+    return this.call<[]>('remove', path, (cb) => this.raw.remove(path, version, cb)).then(() => undefined);
   }
 
   setData(path: string, data: Buffer, version: number): Promise<Stat> {
-    return this.call<[RawStat]>(path, (cb) => this.raw.setData(path, data, version, cb)).then(([stat]) => toStat(stat));
+    return this.call<[RawStat]>('setData', path, (cb) => this.raw.setData(path, data, version, cb)).then(([stat]) => toStat(stat));
   }
 
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
@@ -246,7 +250,7 @@ export class ZkClient {
   }
 
   private getDataNow(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
-    return this.call<[Buffer | null, RawStat]>(path, (cb) => this.raw.getData(path, watcher, cb)).then(([data, stat]) => ({
+    return this.call<[Buffer | null, RawStat]>('getData', path, (cb) => this.raw.getData(path, watcher, cb)).then(([data, stat]) => ({
       data: data ?? EMPTY,
       stat: toStat(stat),
     }));
@@ -262,10 +266,9 @@ export class ZkClient {
       this.getDataNow(only.path).then(only.resolve, only.reject);
       return;
     }
-    this.batched.requests++;
-    this.batched.reads += reads.length;
+    this.count('multiRead.reads', reads.length);
     const paths = reads.map((r) => r.path);
-    this.sendBatch(paths[0], () => multiReadRequest(paths), false).then(
+    this.sendBatch('multiRead', paths[0], () => multiReadRequest(paths), false).then(
       ([results]) => {
         for (const [i, read] of reads.entries()) {
           const r = results[i];
@@ -281,16 +284,16 @@ export class ZkClient {
 
   /** The node's stat, or null; with a watcher, fires on its creation, change or deletion. */
   exists(path: string, watcher?: Watcher): Promise<Stat | null> {
-    return this.call<[RawStat | null]>(path, (cb) => this.raw.exists(path, watcher, cb)).then(([stat]) => (stat ? toStat(stat) : null));
+    return this.call<[RawStat | null]>('exists', path, (cb) => this.raw.exists(path, watcher, cb)).then(([stat]) => (stat ? toStat(stat) : null));
   }
 
   getChildren(path: string, watcher?: Watcher): Promise<string[]> {
-    return this.call<[string[], RawStat]>(path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children]) => children);
+    return this.call<[string[], RawStat]>('getChildren', path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children]) => children);
   }
 
   /** The children and the parent's stat as of that listing (its cversion and numChildren tell later changes apart). */
   listChildren(path: string): Promise<{ children: string[]; stat: Stat }> {
-    return this.call<[string[], RawStat]>(path, (cb) => this.raw.getChildren(path, undefined, cb)).then(([children, stat]) => ({
+    return this.call<[string[], RawStat]>('getChildren', path, (cb) => this.raw.getChildren(path, undefined, cb)).then(([children, stat]) => ({
       children,
       stat: toStat(stat),
     }));
@@ -302,7 +305,7 @@ export class ZkClient {
    * all of them. Not a transaction: nothing is logged or fsynced, unlike a write.
    */
   sync(path: string): Promise<void> {
-    return this.call<[]>(path, (cb) => this.raw.connectionManager.queue(syncRequest(path), (err) => cb(err))).then(() => undefined);
+    return this.call<[]>('sync', path, (cb) => this.raw.connectionManager.queue(syncRequest(path), (err) => cb(err))).then(() => undefined);
   }
 
   /**
@@ -312,7 +315,8 @@ export class ZkClient {
   async multi(ops: Op[]): Promise<OpResult[]> {
     let results: MultiResult[];
     try {
-      [results] = await this.sendBatch(ops[0]?.path, () => multiRequest(ops), true);
+      this.count('multi.ops', ops.length);
+      [results] = await this.sendBatch('multi', ops[0]?.path, () => multiRequest(ops), true);
     } catch (err) {
       if (!(err instanceof ZkError) || err.code === ZK.CONNECTION_LOSS || err.code === ZK.OPERATION_TIMEOUT) throw err;
       throw this.failedOp(ops, err, (err as ZkError & { results?: MultiResult[] }).results);
@@ -401,8 +405,8 @@ export class ZkClient {
    * request, with every op's result beside the error (a multi); else each result stands
    * alone (a multiRead).
    */
-  private sendBatch(path: string | undefined, build: () => unknown, allOrNothing: boolean): Promise<[MultiResult[]]> {
-    return this.call<[MultiResult[]]>(path, (cb) =>
+  private sendBatch(kind: string, path: string | undefined, build: () => unknown, allOrNothing: boolean): Promise<[MultiResult[]]> {
+    return this.call<[MultiResult[]]>(kind, path, (cb) =>
       this.raw.connectionManager.queue(build(), (err, response) => {
         if (err) return cb(err, []);
         const results = response.payload.results;
@@ -412,8 +416,13 @@ export class ZkClient {
     );
   }
 
+  private count(kind: string, n = 1): void {
+    this.requests.set(kind, (this.requests.get(kind) ?? 0) + n);
+  }
+
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
-  private call<T extends unknown[]>(path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
+  private call<T extends unknown[]>(kind: string, path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
+    this.count(kind);
     this.flushReads(); // reads asked for before this call go out before it
     this.cork();
     return new Promise<T>((resolve, reject) => {

@@ -7,6 +7,7 @@
 import { ValidationError } from '../../core/errors.js';
 import type { NewTicket, Ticket, TicketResult } from '../../core/ticket.js';
 import type {
+  BackendRequests,
   ChangeHint,
   Claim,
   ClaimRequest,
@@ -190,6 +191,14 @@ export class ZookeeperCoordinator implements Coordinator {
 
   expireLeases(options: { routine?: boolean } = {}): Promise<number> {
     return this.guard(() => this.expiry.expireLeases(options.routine === true));
+  }
+
+  backendRequests(): BackendRequests[] {
+    const out: BackendRequests[] = [];
+    for (const [connection, session] of [['writer', this.session], ['reader', this.reader]] as const) {
+      for (const [request, count] of session.requests) out.push({ connection, request, count });
+    }
+    return out;
   }
 
   async queueStats(): Promise<QueueStat[]> {
