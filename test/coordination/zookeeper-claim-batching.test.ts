@@ -100,7 +100,7 @@ describe('zookeeper queue view slots', () => {
     for (let id = slot1.at(-1)! + 1; slot0.length < 20; id++) if (slotOf(id, 2) === 0) slot0.push(id);
     const names = [...slot1, ...slot0].map((id) => pendingName(0, id, ''));
     const zk = {
-      exists: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
+      stat: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
       listChildren: async (dir: string) => ({ children: dir.endsWith('/k') ? ['-'] : names, stat: stat(dir.endsWith('/k') ? 1 : names.length) }),
     } as unknown as ZkClient;
     await view.verify(zk, ['k'], new Set());
@@ -121,7 +121,7 @@ describe('zookeeper queue view checks', () => {
     const view = new QueueView({ layout: new Layout('/t') } as unknown as Session, () => epoch);
     let checks = 0;
     const zk = {
-      exists: async () => {
+      stat: async () => {
         checks++;
         return stat(1);
       },
@@ -163,7 +163,7 @@ describe('zookeeper queue view listings', () => {
     let answer = (): void => undefined;
     const slow = new Promise<void>((resolve) => (answer = resolve));
     const zk = {
-      exists: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
+      stat: async (dir: string) => stat(dir.endsWith('/k') ? 1 : names.length),
       listChildren: async (dir: string) => {
         if (dir.endsWith('/k')) return { children: ['-'], stat: stat(1) };
         await slow; // the route's listing is in flight while more claims arrive

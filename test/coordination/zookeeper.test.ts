@@ -154,6 +154,23 @@ describe('zookeeper backend', () => {
     assert.equal(count('reader', 'multi'), 0, 'the reader writes nothing');
   });
 
+  it("checks a claim's queue directories in one multiRead, not one exists each", async () => {
+    const c = fresh()();
+    const kinds = ['dir-a', 'dir-b', 'dir-c', 'dir-d'];
+    for (const kind of kinds) await c.post({ kind, labels: ['x'] });
+    const count = (request: string) => c.backendRequests().find((r) => r.connection === 'writer' && r.request === request)?.count ?? 0;
+    for (const kind of kinds) assert.ok(await c.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), `claim for ${kind}`);
+    const exists = count('exists');
+    const reads = count('multiRead.reads');
+    // Queues now empty: an empty claim checks each kind's directory and each route's.
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await c.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), null);
+      await delay(30);
+    }
+    assert.equal(count('exists') - exists, 0, 'no exists per directory');
+    assert.ok(count('multiRead.reads') - reads >= 8, 'the directories were read in multiReads');
+  });
+
   it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {
     const c = fresh()();
     await c.ready();

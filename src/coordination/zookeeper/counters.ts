@@ -37,7 +37,7 @@ export class Counters {
   async current(counter: string): Promise<number> {
     assertKey('counter', counter);
     const path = this.layout.counter(counter);
-    return this.reader.run((zk) => this.reader.fresh(zk, async () => (await zk.exists(path))?.version ?? 0));
+    return this.reader.run((zk) => this.reader.fresh(zk, async () => (await zk.stat(path))?.version ?? 0));
   }
 
   async next(counter: string): Promise<number> {
@@ -72,7 +72,7 @@ export class Counters {
         for (let round = 0; ; round++) {
           const mine = await this.findOwn<T>(zk, prefix, op, recovering ? held.tried : null, also.uniqueKey);
           if (mine) return mine;
-          const { version } = (await zk.exists(path))!;
+          const { version } = (await zk.stat(path))!;
           const n = version + 1;
           const key = `${prefix}${String(n).padStart(10, '0')}`;
           assertKey('record key', key);

@@ -33,7 +33,7 @@ export class Listings {
   async list(zk: ZkClient, dir: string): Promise<Listing> {
     const kept = this.kept.get(dir);
     if (kept) {
-      const stat = await zk.exists(dir);
+      const stat = await zk.stat(dir);
       if (stat && stat.cversion === kept.cversion) {
         this.kept.delete(dir); // most recently used last
         this.kept.set(dir, kept);

@@ -208,7 +208,7 @@ export class QueueView {
     const kindDir = this.layout.queueKind(kind);
     const cached = this.kinds.get(kindDir);
     const dirs = cached ? this.routeDirs(cached, offered) : [];
-    const stats = await Promise.all([kindDir, ...dirs].map((d) => zk.exists(d)));
+    const stats = await Promise.all([kindDir, ...dirs].map((d) => zk.stat(d)));
     let fresh = cached !== undefined && !force && cached.staleness(stats[0]!, Infinity) === null;
     const sets = fresh ? cached! : await this.list(zk, kindDir);
     this.kinds.set(kindDir, sets);

@@ -282,6 +282,19 @@ export class ZkClient {
     );
   }
 
+  /**
+   * The node's stat, or null when it does not exist: a getData whose data is dropped, so it
+   * goes out with the turn's other reads as one multiRead (`exists` cannot be in one). For
+   * nodes with little data: directories, counters. Claims check a queue's directories this
+   * way; as `exists` they were ~3,000 requests/s at 1,000 builds in flight.
+   */
+  stat(path: string): Promise<Stat | null> {
+    return this.getData(path).then(
+      ({ stat }) => stat,
+      (err: unknown) => (err instanceof ZkError && err.code === ZK.NO_NODE ? null : Promise.reject(err)),
+    );
+  }
+
   /** The node's stat, or null; with a watcher, fires on its creation, change or deletion. */
   exists(path: string, watcher?: Watcher): Promise<Stat | null> {
     return this.call<[RawStat | null]>('exists', path, (cb) => this.raw.exists(path, watcher, cb)).then(([stat]) => (stat ? toStat(stat) : null));
