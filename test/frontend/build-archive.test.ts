@@ -13,6 +13,7 @@ import { buildKey } from '../../src/core/builds/build.js';
 import { archiveKey } from '../../src/frontend/services/builds.js';
 import { FsStore } from '../../src/storage/fs/fs-store.js';
 import { LocalCluster } from '../support/cluster.js';
+import { metricValue } from '../support/metrics.js';
 import { eventually } from '../support/wait.js';
 
 const JOB = (script: string) => `id: arch\nsteps:\n  - {name: run, type: execute-shell, params: {script: "${script}"}}\n`;
@@ -105,5 +106,19 @@ describe('finished builds are archived to the store', () => {
     assert.equal(next, 5);
     assert.equal((await finished(5)).status, 'success');
     assert.equal((await api.listBuilds('arch', { limit: 1 })).builds[0]?.number, 5);
+  });
+
+  it('numbers on after the job is deleted and made again: an archived record is never replaced, so a frontend reads it from the store once', async () => {
+    const storeReads = () => metricValue(cluster.urls[0]!, 'distci_backend_call_seconds_count{backend="store",operation="getBuffer",outcome="ok"}');
+    await api.deleteJob('arch');
+    await api.applyJob('arch', JOB('echo second life'), 'yaml');
+    const number = (await api.trigger('arch')).build.number;
+    assert.equal(number, 6, 'build numbers are never handed out twice');
+    assert.equal((await finished(6)).status, 'success');
+    const before = await storeReads();
+    for (let i = 0; i < 3; i++) assert.equal((await api.getBuild('arch', 6)).status, 'success');
+    assert.equal((await api.listJobs()).jobs.find((j) => j.id === 'arch')?.lastBuild?.number, 6);
+    assert.equal(await storeReads(), before, 'shows and the jobs list read the archived record from memory');
+    assert.match(await api.console('arch', 6), /second life/);
   });
 });

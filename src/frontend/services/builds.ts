@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Coordinator, Fence } from '../../coordination/contract.js';
 import { initialSteps, withLiveSteps } from '../../core/builds/advance.js';
 import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger, type Revision } from '../../core/builds/build.js';
@@ -28,6 +29,9 @@ export interface VersionedBuild {
 /** Where a finished build's record lives once it has left the coordinator. */
 export const archiveKey = (job: string, number: number): string => `builds/${job}/${number}/build.json`;
 
+/** Characters of archived build records a frontend keeps (~2–5 KiB each: thousands of builds). */
+const ARCHIVE_CACHE_BYTES = 16 * 2 ** 20;
+
 /** How many archived records a list page reads from the store at once. */
 const ARCHIVE_READS_IN_FLIGHT = 16;
 
@@ -39,6 +43,18 @@ const ARCHIVE_READS_IN_FLIGHT = 16;
  * other at every instant (coordinator first).
  */
 export class BuildService {
+  /**
+   * Archived records as the store holds them, most recently read first. An archived
+   * record never changes: it is read from the store only once the coordinator no longer
+   * holds the build, and by then its last write is the one in the store; build numbers
+   * are never handed out twice, also not after a job is deleted and made again. So a
+   * frontend keeps the text and never asks again — a jobs page shows 50 jobs' last
+   * builds, mostly archived, and each was a store read (on `file:` a turn of libuv's
+   * thread pool, which the store's fsyncs also use; on S3 a GET). Kept as text, so no
+   * caller shares a parsed object.
+   */
+  private readonly archived = new LRUCache<string, string>({ maxSize: ARCHIVE_CACHE_BYTES, sizeCalculation: (text) => text.length });
+
   constructor(
     private readonly coordinator: Coordinator,
     private readonly jobs: JobService,
@@ -107,8 +123,14 @@ export class BuildService {
   }
 
   private async fromArchive(job: string, number: number): Promise<VersionedBuild | null> {
+    const key = archiveKey(job, number);
     try {
-      const { build, version } = JSON.parse((await this.store.getBuffer(archiveKey(job, number))).toString('utf8')) as { build: BuildRecord; version: number };
+      let text = this.archived.get(key);
+      if (text === undefined) {
+        text = (await this.store.getBuffer(key)).toString('utf8');
+        this.archived.set(key, text);
+      }
+      const { build, version } = JSON.parse(text) as { build: BuildRecord; version: number };
       return { build, version, archived: true };
     } catch (err) {
       if (err instanceof NotFoundError) return null;
