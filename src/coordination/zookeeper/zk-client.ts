@@ -128,7 +128,6 @@ export class ZkClient {
   private endOfTurn = false;
   private corkedSocket: { uncork(): void } | null = null;
   private reads: PendingRead[] = [];
-  /** Reads sent as multiReads (diagnostics and tests). */
   /** Requests sent by kind, and what the batches carried (`multi.ops`, `multiRead.reads`). */
   readonly requests: Map<string, number>;
   private readonly watchdog: NodeJS.Timeout;
