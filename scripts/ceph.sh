@@ -210,8 +210,9 @@ cmd_start() {
   dir=$(cd "$dir" && pwd)
   touch "$dir/distci-ceph"
   mkdir -p "$dir"/{run,log,crash,mon.a,mgr.x,osd.0,rgw.gw}
-  # From here on a failure stops whatever already started (the logs stay for a look).
-  trap 'say "start failed; logs in $dir/log"; cmd_stop "$dir" keep-logs' EXIT
+  # From here on a failure stops whatever already started (the logs stay for a look). The
+  # trap runs after this function's locals are gone: $dir is expanded now.
+  trap "start_failed '$dir'" EXIT
 
   local fsid conf=$dir/ceph.conf
   fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -283,6 +284,19 @@ cmd_start() {
   say "S3 user created"
   trap - EXIT
   cat "$dir/env"
+}
+
+# start_failed DIR: says which command failed and shows the end of each log, then stops
+# what started (the logs stay).
+start_failed() {
+  local rc=$? dir=$1 log
+  say "start failed (exit $rc); logs in $dir/log"
+  for log in "$dir"/log/*; do
+    [ -s "$log" ] || continue
+    echo "--- $log (last lines)" >&2
+    tail -n 5 "$log" >&2
+  done
+  cmd_stop "$dir" keep-logs
 }
 
 cmd_stop() {

@@ -158,7 +158,8 @@ cmd_start() {
   dir=$(cd "$dir" && pwd)
   touch "$dir/distci-zookeeper"
   # From here on a failure stops whatever already started (the logs stay for a look).
-  trap 'say "start failed; logs in $dir/node*/out.log"; cmd_stop "$dir" keep-logs' EXIT
+  # Runs after this function's locals are gone: $dir is expanded now.
+  trap "say 'start failed; logs in $dir/node*/out.log'; cmd_stop '$dir' keep-logs" EXIT
   local n connect=''
   for n in $(seq 1 "$nodes"); do
     write_conf "$dir" "$n" "$nodes" "$base" "$tick"
