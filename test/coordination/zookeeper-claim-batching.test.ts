@@ -87,6 +87,26 @@ describe('zookeeper claim group commit', () => {
     assert.equal((await claims[0]!).length, 2);
     assert.equal((await claims[2]!).length, 2);
   });
+
+  it('sends each of the rest alone, all at once, when the batch fails a second time: three round trips however many fail', async () => {
+    const { zk, calls } = fakeClient();
+    const batch = new MultiBatcher();
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const claims = names.map((n) => batch.commit(zk, claimOps(n)).then(() => 'ok', (err: unknown) => `failed at ${(err as ZkError).opIndex}`));
+    await turn();
+    assert.equal(calls.length, 1);
+    calls[0]!.answer(0); // a
+    await sent(calls, 2);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(calls[1]!.ops.map((op) => op.path), names.slice(1).flatMap((n) => [`/q/${n}`, `/l/${n}`]));
+    calls[1]!.answer(1); // b's create
+    await sent(calls, 7);
+    assert.equal(calls.length, 6, 'c, d, e and f went out at once, each alone');
+    assert.deepEqual(calls.slice(2).map((c) => c.ops[0]!.path), ['/q/c', '/q/d', '/q/e', '/q/f']);
+    calls[2]!.answer(0); // c fails alone
+    for (const c of calls.slice(3)) c.answer();
+    assert.deepEqual(await Promise.all(claims), ['failed at 0', 'failed at 1', 'failed at 0', 'ok', 'ok', 'ok']);
+  });
 });
 
 describe('zookeeper queue view slots', () => {

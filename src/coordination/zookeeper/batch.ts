@@ -6,7 +6,9 @@
  * go out together. Claims of one frontend arrive one HTTP request at a time, so without
  * that gate each would find the batch empty and commit alone. A multi is all or nothing:
  * when one claim's op fails, that claim alone gets the failure (with the op index counted
- * within its own ops) and the others are sent again.
+ * within its own ops) and the others are sent again; when that fails too, each of the
+ * rest goes as its own multi, all at once, so a batch takes at most three round trips
+ * however many of its ops fail.
  */
 import { isZk, ZkError } from './errors.js';
 import type { Op, OpResult, ZkClient } from './zk-client.js';
@@ -72,8 +74,15 @@ export class MultiBatcher {
   }
 
   private async commitAll(batch: Waiting[]): Promise<void> {
-    while (batch.length > 0) {
+    for (let failures = 0; batch.length > 0; failures++) {
       const zk = batch[0]!.zk;
+      if (failures === 2) {
+        // Twice a failed op: the batch is contended. Peeling one failure per round trip
+        // could hold a renewal behind dozens of racing claims for seconds (their leases
+        // then ran out), so each waiter now goes as its own multi, all sent at once.
+        await Promise.all(batch.map((w) => zk.multi(w.ops).then(w.resolve, w.reject)));
+        return;
+      }
       try {
         const results = await zk.multi(batch.flatMap((w) => w.ops));
         let at = 0;
