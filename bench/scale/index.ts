@@ -155,6 +155,15 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
   rows.push(
     { group: g, metric: 'builds triggered', value: r.drain.triggered, unit: '', detail: `drained in ${r.drain.seconds.toFixed(0)} s` },
     { group: g, metric: 'builds failed', value: r.drain.failed.length, unit: '', target: '0', met: r.drain.failed.length === 0, detail: r.drain.failed.slice(0, 5).map((f) => `${f.build} ${f.status}`).join(', ') },
+    {
+      group: g,
+      metric: 'leases expired (workers alive all along)',
+      value: r.leaseExpiries,
+      unit: '',
+      target: '0',
+      met: r.leaseExpiries === 0,
+      detail: "the frontends' distci_lease_expiries_total after the drain: each is a step run again",
+    },
     { group: g, metric: 'builds lost (not final after the drain)', value: r.drain.lost.length, unit: '', target: '0', met: r.drain.lost.length === 0, detail: r.drain.lost.length === 0 ? '' : `status at the end of the drain: ${Object.entries(r.drain.lostStatus).map(([k, v]) => `${k} ${v}`).join(', ')}; e.g. ${r.drain.lost.slice(0, 3).join(', ')}` },
   );
   return rows;

@@ -62,6 +62,8 @@ export interface RampResult {
   registerRetries: number;
   stages: RampStage[];
   drain: LoadgenDrained & { seconds: number };
+  /** Leases the frontends found expired and returned or ended, over the whole ramp and drain (none expected). */
+  leaseExpiries: number;
 }
 
 export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings): Promise<RampResult> {
@@ -159,9 +161,11 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
     const drained = await loadgen.next('drained', (lastSleep + s.drainSeconds + 60 + status.inFlight) * 1000);
     const drain = { ...drained, seconds: (performance.now() - drainStarted) / 1000 };
     args.log(`${backend}: drained in ${drain.seconds.toFixed(0)} s: ${drained.succeeded} of ${drained.triggered} succeeded, ${drained.failed.length} failed, ${drained.lost.length} lost`);
+    const leaseExpiries = (await d.scrape()).get('distci_lease_expiries_total') ?? 0;
+    if (leaseExpiries > 0) args.log(`${backend}: ${leaseExpiries} lease(s) expired during the run: their tickets ran again`);
     await prober.stop();
     await loadgen.stop();
-    return { backend, jobs: s.jobs, registerSeconds, registerRetries, stages, drain };
+    return { backend, jobs: s.jobs, registerSeconds, registerRetries, stages, drain, leaseExpiries };
   } finally {
     await d.stop();
   }
