@@ -58,6 +58,18 @@ describe('jobs and builds API', () => {
     await assert.rejects(api.applyJob('fresh', HELLO.replace('id: hello', 'id: fresh'), 'yaml', { ifMatch: 1 }), rejects('conflict', 409));
   });
 
+  it('numbers versions on after a job is deleted and made again: an old version keeps its own config', async () => {
+    const phoenix = (text: string) => HELLO.replace('id: hello', 'id: phoenix').replace('says hello', text);
+    assert.equal((await api.applyJob('phoenix', phoenix('first life'), 'yaml')).job.version, 1);
+    await api.deleteJob('phoenix');
+    const again = await api.applyJob('phoenix', phoenix('second life'), 'yaml');
+    assert.equal(again.created, true);
+    assert.equal(again.job.version, 2);
+    assert.match((await api.getJobVersion('phoenix', 1)).source, /first life/);
+    assert.match((await api.getJobVersion('phoenix', 2)).source, /second life/);
+    await api.deleteJob('phoenix');
+  });
+
   it('points at the field when a config is invalid, and stores nothing', async () => {
     const bad = HELLO.replace('script: "echo hello $WHO"', 'scrpt: "echo"');
     await assert.rejects(api.applyJob('broken', bad.replace('id: hello', 'id: broken'), 'yaml'), (err: ApiError) => {

@@ -40,7 +40,8 @@ export class JobService {
         });
       }
       const now = this.now();
-      const job: JobRecord = { id: name, version: currentVersion + 1, config, createdAt: current?.value.createdAt ?? now, updatedAt: now };
+      const base = current ? currentVersion : await this.lastStoredVersion(name);
+      const job: JobRecord = { id: name, version: base + 1, config, createdAt: current?.value.createdAt ?? now, updatedAt: now };
       try {
         await this.coordinator.putRecord(jobKey(name), job, current?.version ?? 0);
       } catch (err) {
@@ -57,6 +58,22 @@ export class JobService {
       });
       return { job, created: current === null };
     }
+  }
+
+  /**
+   * The highest version the store keeps of a job that has no record (never made, or
+   * deleted): a job made again numbers on from there, since stored versions are
+   * create-only — starting again at 1 left `?version=1` showing the deleted job's config.
+   */
+  private async lastStoredVersion(name: string): Promise<number> {
+    let last = 0;
+    let after: string | undefined;
+    do {
+      const page = await this.store.list(`jobs/${name}/versions/`, after ? { after } : {});
+      for (const { key } of page.keys) last = Math.max(last, Number(/(\d+)\.json$/.exec(key)?.[1] ?? 0));
+      after = page.next ?? undefined;
+    } while (after);
+    return last;
   }
 
   async get(name: string): Promise<JobRecord> {
