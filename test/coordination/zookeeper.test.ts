@@ -156,19 +156,25 @@ describe('zookeeper backend', () => {
 
   it("checks a claim's queue directories in one multiRead, not one exists each", async () => {
     const c = fresh()();
+    await c.ready();
+    const session = (c as unknown as { session: Session }).session;
+    const zk = await session.connected(Date.now() + 10_000);
+    // Watch which paths go out as `exists` (the bell's re-arm does, by design) and as stat.
+    const existsOn: string[] = [];
+    const statOn: string[] = [];
+    const exists = zk.exists.bind(zk);
+    zk.exists = (path, watcher) => (existsOn.push(path), exists(path, watcher));
+    const stat = zk.stat.bind(zk);
+    zk.stat = (path) => (statOn.push(path), stat(path));
     const kinds = ['dir-a', 'dir-b', 'dir-c', 'dir-d'];
     for (const kind of kinds) await c.post({ kind, labels: ['x'] });
-    const count = (request: string) => c.backendRequests().find((r) => r.connection === 'writer' && r.request === request)?.count ?? 0;
+    const multiReads = zk.requests.get('multiRead') ?? 0;
     for (const kind of kinds) assert.ok(await c.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), `claim for ${kind}`);
-    const exists = count('exists');
-    const reads = count('multiRead.reads');
-    // Queues now empty: an empty claim checks each kind's directory and each route's.
-    for (let i = 0; i < 5; i++) {
-      assert.equal(await c.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), null);
-      await delay(30);
-    }
-    assert.equal(count('exists') - exists, 0, 'no exists per directory');
-    assert.ok(count('multiRead.reads') - reads >= 8, 'the directories were read in multiReads');
+    assert.equal(await c.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), null);
+    const queueDirs = kinds.map((kind) => session.layout.queueKind(kind));
+    assert.deepEqual(existsOn.filter((path) => queueDirs.some((dir) => path.startsWith(dir))), [], 'no exists per queue directory');
+    for (const dir of queueDirs) assert.ok(statOn.includes(dir), `${dir} was checked`);
+    assert.ok((zk.requests.get('multiRead') ?? 0) > multiReads, 'the checks went out in multiReads');
   });
 
   it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {
