@@ -10,7 +10,8 @@ import { repoIndexPrefix, webhookRepositories } from './webhooks.js';
 
 export type { JobRecord, JobVersion };
 
-const versionKey = (job: string, version: number): string => `jobs/${job}/versions/${String(version).padStart(8, '0')}.json`;
+const versionsPrefix = (job: string): string => `jobs/${job}/versions/`;
+const versionKey = (job: string, version: number): string => `${versionsPrefix(job)}${String(version).padStart(8, '0')}.json`;
 
 /**
  * Job configs: the current version lives in a coordinator record (compare-and-set, so a
@@ -66,14 +67,15 @@ export class JobService {
    * create-only — starting again at 1 left `?version=1` showing the deleted job's config.
    */
   private async lastStoredVersion(name: string): Promise<number> {
-    let last = 0;
+    // Keys list in key order, and version numbers are zero-padded: the last key is the highest.
+    let last: string | undefined;
     let after: string | undefined;
     do {
-      const page = await this.store.list(`jobs/${name}/versions/`, after ? { after } : {});
-      for (const { key } of page.keys) last = Math.max(last, Number(/(\d+)\.json$/.exec(key)?.[1] ?? 0));
+      const page = await this.store.list(versionsPrefix(name), after ? { after } : {});
+      last = page.keys.at(-1)?.key ?? last;
       after = page.next ?? undefined;
     } while (after);
-    return last;
+    return last ? Number(last.slice(versionsPrefix(name).length, -'.json'.length)) : 0;
   }
 
   async get(name: string): Promise<JobRecord> {
