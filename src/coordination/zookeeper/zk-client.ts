@@ -13,7 +13,7 @@
  * One ZkClient is one ZooKeeper session; after it expires, make a new one.
  */
 import { createRequire } from 'node:module';
-import { ZK, ZkError, type Meaning } from './errors.js';
+import { isZk, ZK, ZkError, type Meaning } from './errors.js';
 import { CREATE_FLAGS, failure, GET_DATA, multiReadRequest, multiRequest, syncRequest, type MultiResult } from './multi-codec.js';
 
 export interface Stat {
@@ -290,7 +290,7 @@ export class ZkClient {
   stat(path: string): Promise<Stat | null> {
     return this.getData(path).then(
       ({ stat }) => stat,
-      (err: unknown) => (err instanceof ZkError && err.code === ZK.NO_NODE ? null : Promise.reject(err)),
+      (err: unknown) => (isZk(err, ZK.NO_NODE) ? null : Promise.reject(err)),
     );
   }
 
