@@ -177,6 +177,27 @@ describe('zookeeper backend', () => {
     assert.ok((zk.requests.get('multiRead') ?? 0) > multiReads, 'the checks went out in multiReads');
   });
 
+  it('answers a claim that finds nothing without listing unchanged directories again, and still sees what another instance posted', async () => {
+    const open = fresh();
+    const [claimer, poster] = [open(), open()];
+    await Promise.all([claimer.ready(), poster.ready()]);
+    const kinds = ['empty-a', 'empty-b', 'empty-c'];
+    for (const kind of kinds) await poster.post({ kind, labels: ['x'] });
+    for (let i = 0; i < kinds.length; i++) assert.ok(await claimer.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }));
+    const session = (claimer as unknown as { session: Session }).session;
+    const zk = session.client;
+    const listed: string[] = [];
+    const listChildren = zk.listChildren.bind(zk);
+    zk.listChildren = (path) => (listed.push(path), listChildren(path));
+    for (let i = 0; i < 5; i++) assert.equal(await claimer.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL }), null);
+    assert.deepEqual(listed, [], 'nothing changed: no directory listed again');
+    // A post through the other instance: the empty claim's check behind its barrier finds it.
+    const posted = await poster.post({ kind: 'empty-b', labels: ['x'] });
+    const claimed = await claimer.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL });
+    assert.equal(claimed?.ticket.id, posted.ticket.id);
+    assert.deepEqual(listed, [session.layout.queue('empty-b', ['x'])], 'only the directory that gained an entry');
+  });
+
   it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {
     const c = fresh()();
     await c.ready();

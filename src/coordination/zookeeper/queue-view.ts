@@ -164,11 +164,14 @@ export class QueueView {
   }
 
   /**
-   * Brings the view of these kinds up to date: one `exists` per directory, a listing for
-   * each that gained entries (or all, with `force`). False if anything was re-listed.
+   * Brings the view of these kinds up to date: one stat per directory (one multiRead), a
+   * listing for each that gained entries. False if anything was re-listed. `now`: behind
+   * a barrier the caller just sent, so neither a recent check nor one of this turn stands
+   * for it; the stats still decide what is listed again (a directory nobody created
+   * entries in since its listing is as complete as a fresh listing would be).
    */
-  verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force = false): Promise<boolean> {
-    if (force) return this.verifyNow(zk, kinds, offered, true);
+  verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, now = false): Promise<boolean> {
+    if (now) return this.verifyNow(zk, kinds, offered);
     // Claims started in the same iteration of the event loop (a multi-ticket claim, the
     // claims of every HTTP request read in one poll) share one check. Its requests leave
     // corked until the iteration's I/O callbacks are done (ZkClient), so the check is
@@ -183,7 +186,7 @@ export class QueueView {
     let check = this.sameTurn.get(key);
     if (!check) {
       const at = performance.now();
-      check = this.verifyNow(zk, kinds, offered, false).then((fresh) => {
+      check = this.verifyNow(zk, kinds, offered).then((fresh) => {
         if (fresh && epoch >= 0) this.remember(key, { epoch, at });
         return fresh;
       });
@@ -199,23 +202,23 @@ export class QueueView {
     if (this.checked.size > MAX_CHECKED) this.checked.delete(this.checked.keys().next().value!);
   }
 
-  private async verifyNow(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, force: boolean): Promise<boolean> {
-    const results = await Promise.all(kinds.map((kind) => this.verifyKind(zk, kind, offered, force)));
+  private async verifyNow(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>): Promise<boolean> {
+    const results = await Promise.all(kinds.map((kind) => this.verifyKind(zk, kind, offered)));
     return results.every(Boolean);
   }
 
-  private async verifyKind(zk: ZkClient, kind: string, offered: ReadonlySet<string>, force: boolean): Promise<boolean> {
+  private async verifyKind(zk: ZkClient, kind: string, offered: ReadonlySet<string>): Promise<boolean> {
     const kindDir = this.layout.queueKind(kind);
     const cached = this.kinds.get(kindDir);
     const dirs = cached ? this.routeDirs(cached, offered) : [];
     const stats = await Promise.all([kindDir, ...dirs].map((d) => zk.stat(d)));
-    let fresh = cached !== undefined && !force && cached.staleness(stats[0]!, Infinity) === null;
+    let fresh = cached !== undefined && cached.staleness(stats[0]!, Infinity) === null;
     const sets = fresh ? cached! : await this.list(zk, kindDir);
     this.kinds.set(kindDir, sets);
     const relist = this.routeDirs(sets, offered).map((dir) => {
       const i = dirs.indexOf(dir);
       const route = this.routes.get(dir);
-      const why = force ? 'force' : i < 0 || !route ? 'new' : route.listing.staleness(stats[i + 1]!, Math.max(GONE_SLACK, route.listing.names.length / 4));
+      const why = i < 0 || !route ? 'new' : route.listing.staleness(stats[i + 1]!, Math.max(GONE_SLACK, route.listing.names.length / 4));
       const stale = why !== null;
       return stale ? this.relist(zk, dir) : null;
     });
