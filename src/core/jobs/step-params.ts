@@ -1,4 +1,5 @@
 /** Per-type step params: shape, path rules and defaults. */
+import { isLocalRepository } from './git-repository.js';
 import { childPath, conforms, type Problems } from './problems.js';
 import { PARAMS_SHAPES } from './schema.js';
 import type { StepConfig, StepParamsByType, StepType } from './types.js';
@@ -36,8 +37,11 @@ function byType(type: StepType, raw: unknown, ctx: ParamsContext): NormalizedPar
       if (raw.credentialsSecret !== undefined && !ctx.secrets.includes(raw.credentialsSecret)) {
         problems.add(childPath(path, 'credentialsSecret'), notListed(raw.credentialsSecret, ctx.secrets));
       }
-      // A shallow clone cannot reach an arbitrary commit, so a commit ref defaults to full history.
-      const depth = raw.depth === undefined ? (raw.ref !== undefined && looksLikeCommit(raw.ref) ? null : 1) : raw.depth;
+      // Shallow by default, to fetch less over the network; but a shallow clone cannot reach
+      // an arbitrary commit, so a commit ref defaults to full history, and a local path
+      // clones fastest in git's local mode (hardlinks, no pack), which ignores depth.
+      const shallow = !isLocalRepository(raw.repository) && !(raw.ref !== undefined && looksLikeCommit(raw.ref));
+      const depth = raw.depth === undefined ? (shallow ? 1 : null) : raw.depth;
       return {
         typed: {
           type,

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../../core/errors.js';
+import { isLocalRepository } from '../../core/jobs/git-repository.js';
 import type { GitCheckoutParams } from '../../core/jobs/types.js';
 import { StepFailure } from '../step/failure.js';
 import { ParamReader } from '../step/params.js';
@@ -13,20 +14,14 @@ import type { StepContext, StepKind, StepOutcome } from '../step/step-context.js
 const SHA = /^[0-9a-f]{7,40}$/i;
 const STDERR_TAIL = 4096;
 
-/** URLs and scp-like `host:path` are remote; everything else is a path on the worker. */
-function isLocalPath(repository: string): boolean {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(repository)) return false;
-  const colon = repository.indexOf(':');
-  const slash = repository.indexOf('/');
-  return colon === -1 || (slash !== -1 && slash < colon);
-}
-
 /**
  * Clones with the system `git`, spawned with an argument list, never a shell string.
  * Branches and tags: `git clone --branch REF [--depth N]`. A commit: `git init`, fetch of
  * that commit (falling back to a full fetch when the server refuses fetching by sha, as
- * servers do for abbreviated shas), detached checkout. Local paths work; with `depth`
- * they are given to git as `file://` URLs, which is the only way git honours it locally.
+ * servers do for abbreviated shas), detached checkout. Local paths are cloned in git's
+ * local mode (hardlinked objects); with `depth` they are given to git as `file://` URLs,
+ * which is the only way git honours it locally (and costs a pack: ~18 ms of CPU per clone
+ * of a 2-file repository against ~10 ms locally).
  * Credentials travel as an `http.<origin>.extraHeader` in `GIT_CONFIG_*` environment
  * variables: never in argv, never in `.git/config`, masked in the console.
  */
@@ -86,7 +81,7 @@ export const gitCheckout: StepKind<GitCheckoutParams> = {
 };
 
 function repositoryUrl(params: GitCheckoutParams, workspace: string): string {
-  if (!isLocalPath(params.repository)) return params.repository;
+  if (!isLocalRepository(params.repository)) return params.repository;
   const path = isAbsolute(params.repository) ? params.repository : resolve(workspace, params.repository);
   return params.depth ? pathToFileURL(path).href : path;
 }

@@ -293,7 +293,7 @@ triggers: {webhook: {secretEnv: HOOK, branches: [main, main, dev]}}
     assert.deepEqual(
       config.steps.map((s) => s.params),
       [
-        { repository: '/srv/git/app', dir: '.', depth: 1 },
+        { repository: '/srv/git/app', dir: '.' },
         { repository: 'file:///srv/git/app', ref: 'v1.2.0', dir: 'a', depth: 1 },
         { repository: 'git@example.org:app.git', ref: '3f2a9c1d', dir: '.', credentialsSecret: 'GIT_CREDS' },
         { repository: 'https://example.org/app.git', ref: 'main', dir: '.' },

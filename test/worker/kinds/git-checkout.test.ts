@@ -62,6 +62,9 @@ describe('git-checkout', () => {
     assert.equal(commitOf(run), commits.c2);
     assert.equal(await readFile(join(run.dir, 'version.txt'), 'utf8'), '2');
     assert.match(run.console, new RegExp(`checked out ${commits.c2}`));
+    // A local path without depth: git's local mode (the job config's default for local paths).
+    assert.equal(git(run.dir, 'rev-parse', '--is-shallow-repository'), 'false');
+    assert.doesNotMatch(run.console, /file:\/\//);
     // No git templates: no sample hooks travel with the workspace.
     assert.deepEqual(await readdir(join(run.dir, '.git')).then((names) => names.filter((n) => ['hooks', 'info', 'description'].includes(n))), []);
   });
