@@ -370,7 +370,14 @@ export async function startDistci(
   ready?: RegExp,
 ): Promise<{ proc: Proc; match: RegExpMatchArray | null }> {
   const proc = spawnDistci(argv, env);
+  let stopping = false;
+  // A process that dies mid-run is reported at once, with the end of its log (a later
+  // cleanup may never come: the run can be interrupted).
+  void proc.exited.then((code) => {
+    if (!stopping) args.log(`${name} (pid ${proc.pid}) died with ${code ?? proc.child.signalCode}; it logged:\n${proc.stderr().trim().slice(-4000)}`);
+  });
   args.cleanup.defer(`stop ${name} (pid ${proc.pid})`, async () => {
+    stopping = true;
     const code = await proc.stop(5_000);
     const logged = proc.stderr().trim();
     if ((code !== 0 && code !== null) || logged) args.log(`${name} (pid ${proc.pid}) exited with ${code}${logged ? `; it logged:\n${logged.slice(-2000)}` : ''}`);

@@ -29,10 +29,13 @@ export function forkChild<In, Out extends { type: string }>(args: Pick<BenchArgs
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') args.log(`${name} (pid ${child.pid}) exited with ${code ?? signal}`);
   });
+  // A send after the child is gone (an interrupted run: Ctrl-C reaches it first) is an
+  // 'error' event; unhandled, it would kill the bench before its cleanup ran.
+  child.on('error', (err) => args.log(`${name} (pid ${child.pid}): ${err.message}`));
   return {
     pid: child.pid!,
     send: (message) => {
-      child.send(message as object);
+      if (child.connected) child.send(message as object);
     },
     next: (type, timeoutMs = 600_000) =>
       new Promise((resolve, reject) => {

@@ -196,6 +196,11 @@ describe('zookeeper backend', () => {
     const claimed = await claimer.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL });
     assert.equal(claimed?.ticket.id, posted.ticket.id);
     assert.deepEqual(listed, [session.layout.queue('empty-b', ['x'])], 'only the directory that gained an entry');
+    // Claims that come up empty in one turn (the parked claims one bell wakes) share one barrier.
+    const syncs = zk.requests.get('sync') ?? 0;
+    const empty = await Promise.all(Array.from({ length: 6 }, () => claimer.claim({ workerId: 'w', kinds, labels: ['x'], ttlMs: TTL })));
+    assert.deepEqual(empty, [null, null, null, null, null, null]);
+    assert.equal((zk.requests.get('sync') ?? 0) - syncs, 1, 'one barrier for the six');
   });
 
   it('passes a read barrier without a transaction (a sync: the ensemble writes nothing for it)', async () => {

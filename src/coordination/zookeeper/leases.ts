@@ -98,8 +98,10 @@ export class Leases {
             // the directories again behind it (sent together: the session keeps its requests
             // in order), re-listing those that gained entries. (Re-listing all of them, as
             // first built, was ~700 getChildren/s at 1,000 builds in flight: every parked
-            // claim a bell woke and that found nothing listed each of its directories.)
-            await Promise.all([this.session.barrier(zk), this.queues.verify(zk, kinds, offered, true)]);
+            // claim a bell woke and that found nothing listed each of its directories.) The
+            // claims that come up empty in one turn — the parked claims one bell woke —
+            // share the barrier and, for the same kinds and labels, the check behind it.
+            await this.session.fresh(zk, () => this.queues.verify(zk, kinds, offered, true));
             synced = relisted = true;
             continue;
           }

@@ -171,19 +171,20 @@ export class QueueView {
    * entries in since its listing is as complete as a fresh listing would be).
    */
   verify(zk: ZkClient, kinds: readonly string[], offered: ReadonlySet<string>, now = false): Promise<boolean> {
-    if (now) return this.verifyNow(zk, kinds, offered);
     // Claims started in the same iteration of the event loop (a multi-ticket claim, the
     // claims of every HTTP request read in one poll) share one check. Its requests leave
     // corked until the iteration's I/O callbacks are done (ZkClient), so the check is
-    // still answered after every reply this iteration has read, such as a post's.
+    // still answered after every reply this iteration has read, such as a post's. (Checks
+    // behind a barrier share only with each other: each of them was asked for after it.)
     const key = `${kinds.join(',')}|${[...offered].sort().join(',')}`;
     // No bell since a check that found the view complete, and that check is recent: no
     // entry was created since (every transaction that creates one rings the bell).
     // Deletions made elsewhere are caught by the next check, within TRUST_MS.
     const epoch = this.bellEpoch();
-    const last = this.checked.get(key);
+    const last = now ? undefined : this.checked.get(key);
     if (epoch >= 0 && last?.epoch === epoch && performance.now() - last.at < TRUST_MS) return Promise.resolve(true);
-    let check = this.sameTurn.get(key);
+    const turnKey = now ? `now|${key}` : key;
+    let check = this.sameTurn.get(turnKey);
     if (!check) {
       const at = performance.now();
       check = this.verifyNow(zk, kinds, offered).then((fresh) => {
@@ -191,7 +192,7 @@ export class QueueView {
         return fresh;
       });
       if (this.sameTurn.size === 0) setImmediate(() => this.sameTurn.clear());
-      this.sameTurn.set(key, check);
+      this.sameTurn.set(turnKey, check);
     }
     return check;
   }
