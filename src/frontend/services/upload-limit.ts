@@ -1,7 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { DistciError } from '../../core/errors.js';
 
-/** Passes a request body through, failing with body_too_large past `maxBytes`. */
+/** Passes a request body through, failing with body_too_large past `maxBytes` (or with the body's own error). */
 export function limitBytes(body: Readable, maxBytes: number, what: string): Readable {
   let seen = 0;
   const limiter = new Transform({
@@ -13,5 +13,10 @@ export function limitBytes(body: Readable, maxBytes: number, what: string): Read
     },
   });
   body.on('error', (err) => limiter.destroy(err));
+  // The body can fail (the client hangs up) before the store reads the limiter — a store
+  // opens its temp file or multipart upload first — or after it stopped reading: an
+  // 'error' event with no listener would then kill the whole frontend. The reader still
+  // gets the error: a destroyed stream fails every read that comes after.
+  limiter.on('error', () => undefined);
   return body.pipe(limiter);
 }
