@@ -216,6 +216,35 @@ describe('zookeeper backend', () => {
     assert.ok(after - before < 5n, `the leader's last zxid moved by ${after - before} over 20 barriers`);
   });
 
+  it('reads a page of a kept listing with its directory stat in one round trip while the directory is unchanged', async () => {
+    const open = fresh();
+    const [writer, reader] = [open(), open()];
+    await Promise.all([writer.ready(), reader.ready()]);
+    for (let i = 1; i <= 3; i++) await writer.putRecord(`few/${i}`, { i }, 0);
+    const zk = (reader as unknown as { reader: Session }).reader.client;
+    let listings = 0;
+    const listChildren = zk.listChildren.bind(zk);
+    zk.listChildren = (path) => (listings++, listChildren(path));
+    const newest = async () => (await reader.listRecords<{ i: number }>('few/', { reverse: true, limit: 1 })).records.map((r) => r.value.i);
+    assert.deepEqual(await newest(), [3]);
+    assert.equal(listings, 1);
+    const before = new Map(zk.requests);
+    const sent = (kind: string): number => (zk.requests.get(kind) ?? 0) - (before.get(kind) ?? 0);
+    assert.deepEqual(await newest(), [3]);
+    assert.equal(listings, 1, 'unchanged: the kept listing');
+    assert.deepEqual([sent('multiRead'), sent('getData'), sent('getChildren')], [1, 0, 0], 'the stat and the read in one multiRead');
+    // Through the other instance: a new value is read, a new or deleted record re-lists.
+    await writer.putRecord('few/3', { i: 30 }, 1);
+    assert.deepEqual(await newest(), [30]);
+    assert.equal(listings, 1, 'a value change is no change of the listing');
+    await writer.putRecord('few/4', { i: 4 }, 0);
+    assert.deepEqual(await newest(), [4]);
+    assert.equal(listings, 2);
+    await writer.deleteRecord('few/4', 1);
+    assert.deepEqual(await newest(), [30]);
+    assert.equal(listings, 3);
+  });
+
   it('keeps the listing of a large record directory and lists it again only once it changed, also through another instance', async () => {
     const open = fresh();
     const [writer, reader] = [open(), open()];

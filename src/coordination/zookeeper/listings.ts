@@ -1,12 +1,13 @@
 /**
  * Record directory listings, remembered with the directory's cversion as listed.
  * ZooKeeper has no paged listing: a page of 50 of 10,000 jobs is a getChildren of all
- * 10,000 names (~160 KB), decoded and sorted here, on every page. A listing of a large
- * directory is kept with its stat; the next listing asks only the directory's stat, and
- * while its cversion (which counts every creation and deletion of a child) is the one
- * listed, the names are those kept. Small directories are listed each time (one round
- * trip either way). Kept: at most `maxNames` names in all, the least recently used
- * dropped first.
+ * 10,000 names (~160 KB), decoded and sorted here, on every page. A listing is kept with
+ * its stat; while the directory's cversion (which counts every creation and deletion of
+ * a child) is the one listed, the names are those kept. Callers that know what they will
+ * read from a kept listing send the directory's stat with those reads in one round trip
+ * (`kept`, then `list` with `stale` when the stat says it changed); `list` alone asks the
+ * stat first. Kept: at most `maxNames` names in all (a directory counts one more), the
+ * least recently used dropped first.
  */
 import { isZk, ZK } from './errors.js';
 import { dec } from './layout.js';
@@ -20,23 +21,35 @@ export interface Listing {
 
 const EMPTY: Listing = { records: [], dirs: [] };
 
-/** Directories with fewer children are not kept: listing them again costs what a stat costs. */
-const KEEP_FROM = 64;
-
 export class Listings {
-  private readonly kept = new Map<string, { cversion: number; listing: Listing }>();
+  private readonly byDir = new Map<string, { cversion: number; listing: Listing }>();
   private names = 0;
 
   constructor(private readonly maxNames = 200_000) {}
 
-  /** The directory's listing as of now (reads sent now see what the caller's barrier covers). */
-  async list(zk: ZkClient, dir: string): Promise<Listing> {
-    const kept = this.kept.get(dir);
+  /** The kept listing of `dir` and the cversion it was listed at, if any. */
+  kept(dir: string): { cversion: number; listing: Listing } | undefined {
+    return this.byDir.get(dir);
+  }
+
+  /** Marks a kept listing used (it is dropped last). */
+  used(dir: string): void {
+    const kept = this.byDir.get(dir);
+    if (!kept) return;
+    this.byDir.delete(dir);
+    this.byDir.set(dir, kept);
+  }
+
+  /**
+   * The directory's listing as of now (reads sent now see what the caller's barrier
+   * covers). `stale`: the caller saw its stat differ from the kept listing's.
+   */
+  async list(zk: ZkClient, dir: string, stale = false): Promise<Listing> {
+    const kept = stale ? undefined : this.byDir.get(dir);
     if (kept) {
       const stat = await zk.stat(dir);
       if (stat && stat.cversion === kept.cversion) {
-        this.kept.delete(dir); // most recently used last
-        this.kept.set(dir, kept);
+        this.used(dir);
         return kept.listing;
       }
     }
@@ -50,27 +63,32 @@ export class Listings {
     }
     const listing = decode(listed.children);
     this.forget(dir);
-    if (listed.children.length >= KEEP_FROM) this.keep(dir, listed.stat.cversion, listing);
+    this.keep(dir, listed.stat.cversion, listing);
     return listing;
   }
 
   private keep(dir: string, cversion: number, listing: Listing): void {
-    const size = listing.records.length + listing.dirs.length;
+    const size = sizeOf(listing);
     if (size > this.maxNames) return;
-    this.kept.set(dir, { cversion, listing });
+    this.byDir.set(dir, { cversion, listing });
     this.names += size;
-    for (const [oldest] of this.kept) {
+    for (const [oldest] of this.byDir) {
       if (this.names <= this.maxNames) break;
       this.forget(oldest);
     }
   }
 
   private forget(dir: string): void {
-    const kept = this.kept.get(dir);
+    const kept = this.byDir.get(dir);
     if (!kept) return;
-    this.kept.delete(dir);
-    this.names -= kept.listing.records.length + kept.listing.dirs.length;
+    this.byDir.delete(dir);
+    this.names -= sizeOf(kept.listing);
   }
+}
+
+/** A kept listing's weight: its names, and one for the directory itself (empty ones too). */
+function sizeOf(listing: Listing): number {
+  return listing.records.length + listing.dirs.length + 1;
 }
 
 /** `r<leaf>` and `d<segment>` names → their decoded parts, each list sorted. */
