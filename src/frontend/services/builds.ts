@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Coordinator, Fence } from '../../coordination/contract.js';
+import type { Coordinator, Fence, RecordPage } from '../../coordination/contract.js';
 import { initialSteps, withLiveSteps } from '../../core/builds/advance.js';
 import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger, type Revision } from '../../core/builds/build.js';
 import type { Ticket } from '../../core/ticket.js';
@@ -180,12 +180,26 @@ export class BuildService {
    */
   async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
     const limit = page.limit ?? 50;
+    const newestPage = (): Promise<RecordPage<BuildRecord>> => this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit });
+    if (page.before === undefined) {
+      // The first page: the counter and the newest records in one round of reads, as `last`
+      // does (the listing is read after the counter). A build created in between has a
+      // number above the counter's and may have pushed one of the page out: then as below.
+      const [newest, active] = await Promise.all([this.coordinator.currentNumber(buildCounter(job)), newestPage()]);
+      if (!active.records.some((r) => r.value.number > newest)) return this.page(job, newest, limit, active);
+    }
     // A `before` above the newest build starts at the newest: numbers beyond it have no record.
     const newest = await this.coordinator.currentNumber(buildCounter(job));
     const top = page.before ? Math.min(page.before - 1, newest) : newest;
-    const bottom = Math.max(1, top - limit + 1);
     if (top < 1) return { builds: [], next: null };
     const active = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, after: buildKey(job, top + 1) });
+    return this.page(job, top, limit, active);
+  }
+
+  /** Builds `top` down to `limit` below it: those in `active` (read after `top` was), the others from the archive. */
+  private async page(job: string, top: number, limit: number, active: RecordPage<BuildRecord>): Promise<{ builds: BuildRecord[]; next: number | null }> {
+    if (top < 1) return { builds: [], next: null };
+    const bottom = Math.max(1, top - limit + 1);
     const live = new Map(active.records.map((r) => [r.value.number, r.value]));
     const numbers = Array.from({ length: top - bottom + 1 }, (_, i) => top - i);
     const builds: (BuildRecord | undefined)[] = numbers.map((n) => live.get(n));
