@@ -240,6 +240,15 @@ describe('zookeeper backend', () => {
     await writer.putRecord('few/4', { i: 4 }, 0);
     assert.deepEqual(await newest(), [4]);
     assert.equal(listings, 2);
+    // Found changed that way, a directory goes stat first (reads that might be wasted are
+    // not sent with it) until a stat finds it unchanged; then stat and reads go together.
+    const requests = async (): Promise<number> => {
+      const at = new Map(zk.requests);
+      assert.deepEqual(await newest(), [4]);
+      return ['multiRead', 'getData'].reduce((n, kind) => n + (zk.requests.get(kind) ?? 0) - (at.get(kind) ?? 0), 0);
+    };
+    assert.equal(await requests(), 2, 'the stat, then the read');
+    assert.equal(await requests(), 1, 'the stat and the read together again');
     await writer.deleteRecord('few/4', 1);
     assert.deepEqual(await newest(), [30]);
     assert.equal(listings, 3);

@@ -27,9 +27,21 @@ export class Listings {
 
   constructor(private readonly maxNames = 200_000) {}
 
+  /**
+   * Directories whose last speculative page found them changed: reads sent with their stat
+   * would likely be wasted (a busy job's builds), so they go stat first until a stat finds
+   * one unchanged again.
+   */
+  private readonly changing = new Set<string>();
+
   /** The kept listing of `dir` and the cversion it was listed at, if any. */
   kept(dir: string): { cversion: number; listing: Listing } | undefined {
     return this.byDir.get(dir);
+  }
+
+  /** Whether reading a page of `dir` along with its stat is likely to pay (see `changing`). */
+  worthSpeculating(dir: string): boolean {
+    return !this.changing.has(dir);
   }
 
   /** Marks a kept listing used (it is dropped last). */
@@ -45,11 +57,13 @@ export class Listings {
    * covers). `stale`: the caller saw its stat differ from the kept listing's.
    */
   async list(zk: ZkClient, dir: string, stale = false): Promise<Listing> {
+    if (stale) this.changing.add(dir);
     const kept = stale ? undefined : this.byDir.get(dir);
     if (kept) {
       const stat = await zk.stat(dir);
       if (stat && stat.cversion === kept.cversion) {
         this.used(dir);
+        this.changing.delete(dir);
         return kept.listing;
       }
     }
@@ -62,14 +76,17 @@ export class Listings {
       return EMPTY;
     }
     const listing = decode(listed.children);
-    this.forget(dir);
     this.keep(dir, listed.stat.cversion, listing);
     return listing;
   }
 
+  /** Keeps (or replaces) the listing of `dir`; a replaced one stays `changing` if it was. */
   private keep(dir: string, cversion: number, listing: Listing): void {
+    const changing = this.changing.has(dir);
+    this.forget(dir);
     const size = sizeOf(listing);
     if (size > this.maxNames) return;
+    if (changing) this.changing.add(dir);
     this.byDir.set(dir, { cversion, listing });
     this.names += size;
     for (const [oldest] of this.byDir) {
@@ -82,6 +99,7 @@ export class Listings {
     const kept = this.byDir.get(dir);
     if (!kept) return;
     this.byDir.delete(dir);
+    this.changing.delete(dir);
     this.names -= sizeOf(kept.listing);
   }
 }

@@ -150,9 +150,10 @@ export class Records {
         // with the directory's stat, in one multiRead; while the cversion is the one listed,
         // that is the page (the reads were answered at the stat's state or later). A jobs
         // page of 50 jobs' newest builds took two round trips per job directory: list, read.
+        // A directory found changed that way goes stat first until it is found unchanged.
         const kept = this.listings.kept(dir);
         let stale = false;
-        if (kept && !kept.listing.dirs.some((part) => part.startsWith(partial))) {
+        if (kept && this.listings.worthSpeculating(dir) && !kept.listing.dirs.some((part) => part.startsWith(partial))) {
           const chosen = choose(keysOf(kept.listing.records, segments, partial));
           const [stat, speculative] = await Promise.all([zk.stat(dir), readPage(zk, chosen)]);
           if (stat && stat.cversion === kept.cversion) {
