@@ -148,6 +148,7 @@ function rampRows(r: RampResult, s: Settings): ResultRow[] {
     const topOps = Object.entries(st.coordinatorOpsByOperation).slice(0, 5).map(([op, v]) => `${op} ${v.toFixed(0)}`).join(', ');
     rows.push(
       { group: g, metric: 'coordinator operations', value: st.coordinatorOpsPerSec, unit: '/s', detail: `${(st.coordinatorOpsPerSec / Math.max(0.01, st.finishedPerSec)).toFixed(0)} per finished build; ${topOps}; store ${st.storeOpsPerSec.toFixed(0)}/s` },
+      { group: g, metric: 'store put latency, mean (disk state)', value: st.storePutMeanMs, unit: 'ms', detail: 'each put of the file: store is fsync\'d, as are ZooKeeper\'s transactions: runs whose puts take several times the usual ~17 ms are slow throughout' },
       { group: g, metric: 'builds failed in the window', value: st.failed, unit: '', target: '0', met: st.failed === 0, detail: `trigger retries ${st.triggerErrors}; API probe errors ${st.apiErrors}` },
     );
   }

@@ -51,6 +51,11 @@ export interface RampStage {
   coordinatorOpsPerSec: number;
   coordinatorOpsByOperation: Record<string, number>;
   storeOpsPerSec: number;
+  /**
+   * Mean of the store's puts (the `file:` store fsyncs each): the machine's disk latency, which
+   * ZooKeeper's transactions share; runs with it several times higher are slow throughout.
+   */
+  storePutMeanMs: number;
   buildsFinishedMetric: number;
 }
 
@@ -145,6 +150,9 @@ export async function runRamp(args: BenchArgs, backend: Backend, s: RampSettings
         coordinatorOpsPerSec: sumOf(w, 'distci_backend_call_seconds_count', { backend: 'coordinator' }) / seconds,
         coordinatorOpsByOperation: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / seconds])),
         storeOpsPerSec: sumOf(w, 'distci_backend_call_seconds_count', { backend: 'store' }) / seconds,
+        storePutMeanMs:
+          (1000 * sumOf(w, 'distci_backend_call_seconds_sum', { backend: 'store', operation: 'put', outcome: 'ok' })) /
+          sumOf(w, 'distci_backend_call_seconds_count', { backend: 'store', operation: 'put', outcome: 'ok' }),
         buildsFinishedMetric: sumOf(w, 'distci_builds_finished_total'),
       };
       stages.push(stage);
