@@ -21,27 +21,26 @@ export interface Listing {
 
 const EMPTY: Listing = { records: [], dirs: [] };
 
+/**
+ * A kept listing. `changing`: the last page read speculatively with the directory's stat
+ * found it changed, so reads sent with its stat would likely be wasted (a busy job's
+ * builds): it goes stat first until a stat finds it unchanged again.
+ */
+export interface Kept {
+  cversion: number;
+  listing: Listing;
+  changing: boolean;
+}
+
 export class Listings {
-  private readonly byDir = new Map<string, { cversion: number; listing: Listing }>();
+  private readonly byDir = new Map<string, Kept>();
   private names = 0;
 
   constructor(private readonly maxNames = 200_000) {}
 
-  /**
-   * Directories whose last speculative page found them changed: reads sent with their stat
-   * would likely be wasted (a busy job's builds), so they go stat first until a stat finds
-   * one unchanged again.
-   */
-  private readonly changing = new Set<string>();
-
-  /** The kept listing of `dir` and the cversion it was listed at, if any. */
-  kept(dir: string): { cversion: number; listing: Listing } | undefined {
+  /** The kept listing of `dir`, if any. */
+  kept(dir: string): Kept | undefined {
     return this.byDir.get(dir);
-  }
-
-  /** Whether reading a page of `dir` along with its stat is likely to pay (see `changing`). */
-  worthSpeculating(dir: string): boolean {
-    return !this.changing.has(dir);
   }
 
   /** Marks a kept listing used (it is dropped last). */
@@ -57,13 +56,12 @@ export class Listings {
    * covers). `stale`: the caller saw its stat differ from the kept listing's.
    */
   async list(zk: ZkClient, dir: string, stale = false): Promise<Listing> {
-    if (stale) this.changing.add(dir);
-    const kept = stale ? undefined : this.byDir.get(dir);
-    if (kept) {
+    const kept = this.byDir.get(dir);
+    if (kept && !stale) {
       const stat = await zk.stat(dir);
       if (stat && stat.cversion === kept.cversion) {
         this.used(dir);
-        this.changing.delete(dir);
+        kept.changing = false;
         return kept.listing;
       }
     }
@@ -76,18 +74,16 @@ export class Listings {
       return EMPTY;
     }
     const listing = decode(listed.children);
-    this.keep(dir, listed.stat.cversion, listing);
+    this.keep(dir, { cversion: listed.stat.cversion, listing, changing: stale || (kept?.changing ?? false) });
     return listing;
   }
 
-  /** Keeps (or replaces) the listing of `dir`; a replaced one stays `changing` if it was. */
-  private keep(dir: string, cversion: number, listing: Listing): void {
-    const changing = this.changing.has(dir);
+  /** Keeps (or replaces) the listing of `dir`. */
+  private keep(dir: string, kept: Kept): void {
     this.forget(dir);
-    const size = sizeOf(listing);
+    const size = sizeOf(kept.listing);
     if (size > this.maxNames) return;
-    if (changing) this.changing.add(dir);
-    this.byDir.set(dir, { cversion, listing });
+    this.byDir.set(dir, kept);
     this.names += size;
     for (const [oldest] of this.byDir) {
       if (this.names <= this.maxNames) break;
@@ -99,7 +95,6 @@ export class Listings {
     const kept = this.byDir.get(dir);
     if (!kept) return;
     this.byDir.delete(dir);
-    this.changing.delete(dir);
     this.names -= sizeOf(kept.listing);
   }
 }

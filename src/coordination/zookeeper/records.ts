@@ -153,7 +153,7 @@ export class Records {
         // A directory found changed that way goes stat first until it is found unchanged.
         const kept = this.listings.kept(dir);
         let stale = false;
-        if (kept && this.listings.worthSpeculating(dir) && !kept.listing.dirs.some((part) => part.startsWith(partial))) {
+        if (kept && !kept.changing && !kept.listing.dirs.some((part) => part.startsWith(partial))) {
           const chosen = choose(keysOf(kept.listing.records, segments, partial));
           const [stat, speculative] = await Promise.all([zk.stat(dir), readPage(zk, chosen)]);
           if (stat && stat.cversion === kept.cversion) {
