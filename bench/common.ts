@@ -370,16 +370,11 @@ export async function startDistci(
   ready?: RegExp,
 ): Promise<{ proc: Proc; match: RegExpMatchArray | null }> {
   const proc = spawnDistci(argv, env);
-  let stopping = false;
-  // Stopped on purpose (by the cleanup or by whoever holds the Proc): no report of a death.
-  for (const method of ['stop', 'kill'] as const) {
-    const original = proc[method].bind(proc) as (graceMs?: number) => Promise<unknown>;
-    (proc as unknown as Record<string, unknown>)[method] = (graceMs?: number) => ((stopping = true), original(graceMs));
-  }
   // A process that dies mid-run is reported at once, with the end of its log (a later
-  // cleanup may never come: the run can be interrupted).
+  // cleanup may never come: the run can be interrupted). One stopped on purpose — by the
+  // cleanup or whoever holds the Proc, both through `child.kill` — is not.
   void proc.exited.then((code) => {
-    if (!stopping) args.log(`${name} (pid ${proc.pid}) died with ${code ?? proc.child.signalCode}; it logged:\n${proc.stderr().trim().slice(-4000)}`);
+    if (!proc.child.killed) args.log(`${name} (pid ${proc.pid}) died with ${code ?? proc.child.signalCode}; it logged:\n${proc.stderr().trim().slice(-4000)}`);
   });
   args.cleanup.defer(`stop ${name} (pid ${proc.pid})`, async () => {
     const code = await proc.stop(5_000);
