@@ -180,12 +180,14 @@ export class BuildService {
    */
   async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
     const limit = page.limit ?? 50;
-    const newestPage = (): Promise<RecordPage<BuildRecord>> => this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit });
     if (page.before === undefined) {
       // The first page: the counter and the newest records in one round of reads, as `last`
       // does (the listing is read after the counter). A build created in between has a
       // number above the counter's and may have pushed one of the page out: then as below.
-      const [newest, active] = await Promise.all([this.coordinator.currentNumber(buildCounter(job)), newestPage()]);
+      const [newest, active] = await Promise.all([
+        this.coordinator.currentNumber(buildCounter(job)),
+        this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit }),
+      ]);
       if (!active.records.some((r) => r.value.number > newest)) return this.page(job, newest, limit, active);
     }
     // A `before` above the newest build starts at the newest: numbers beyond it have no record.
