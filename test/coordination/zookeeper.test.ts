@@ -216,42 +216,64 @@ describe('zookeeper backend', () => {
     assert.ok(after - before < 5n, `the leader's last zxid moved by ${after - before} over 20 barriers`);
   });
 
-  it('reads a page of a kept listing with its directory stat in one round trip while the directory is unchanged', async () => {
+  it('serves unchanged records, listings and counters from what its watches keep: the barrier alone, and every change through another instance seen at once', async () => {
     const open = fresh();
     const [writer, reader] = [open(), open()];
     await Promise.all([writer.ready(), reader.ready()]);
     for (let i = 1; i <= 3; i++) await writer.putRecord(`few/${i}`, { i }, 0);
+    await writer.nextNumber('few-counter');
     const zk = (reader as unknown as { reader: Session }).reader.client;
-    let listings = 0;
-    const listChildren = zk.listChildren.bind(zk);
-    zk.listChildren = (path) => (listings++, listChildren(path));
-    const newest = async () => (await reader.listRecords<{ i: number }>('few/', { reverse: true, limit: 1 })).records.map((r) => r.value.i);
-    assert.deepEqual(await newest(), [3]);
-    assert.equal(listings, 1);
-    const before = new Map(zk.requests);
-    const sent = (kind: string): number => (zk.requests.get(kind) ?? 0) - (before.get(kind) ?? 0);
-    assert.deepEqual(await newest(), [3]);
-    assert.equal(listings, 1, 'unchanged: the kept listing');
-    assert.deepEqual([sent('multiRead'), sent('getData'), sent('getChildren')], [1, 0, 0], 'the stat and the read in one multiRead');
-    // Through the other instance: a new value is read, a new or deleted record re-lists.
-    await writer.putRecord('few/3', { i: 30 }, 1);
-    assert.deepEqual(await newest(), [30]);
-    assert.equal(listings, 1, 'a value change is no change of the listing');
-    await writer.putRecord('few/4', { i: 4 }, 0);
-    assert.deepEqual(await newest(), [4]);
-    assert.equal(listings, 2);
-    // Found changed that way, a directory goes stat first (reads that might be wasted are
-    // not sent with it) until a stat finds it unchanged; then stat and reads go together.
-    const requests = async (): Promise<number> => {
-      const at = new Map(zk.requests);
-      assert.deepEqual(await newest(), [4]);
-      return ['multiRead', 'getData'].reduce((n, kind) => n + (zk.requests.get(kind) ?? 0) - (at.get(kind) ?? 0), 0);
+    const read = async () => {
+      const [page, record, number] = await Promise.all([
+        reader.listRecords<{ i: number }>('few/', { reverse: true, limit: 2 }),
+        reader.getRecord<{ i: number }>('few/1'),
+        reader.currentNumber('few-counter'),
+      ]);
+      return [...page.records.map((r) => r.value.i), record?.value.i, number];
     };
-    assert.equal(await requests(), 2, 'the stat, then the read');
-    assert.equal(await requests(), 1, 'the stat and the read together again');
-    await writer.deleteRecord('few/4', 1);
-    assert.deepEqual(await newest(), [30]);
-    assert.equal(listings, 3);
+    const sent = async (expected: unknown[]): Promise<Record<string, number>> => {
+      const before = new Map(zk.requests);
+      assert.deepEqual(await read(), expected);
+      const counts: Record<string, number> = {};
+      for (const [kind, n] of zk.requests) if (n > (before.get(kind) ?? 0) && !kind.includes('.')) counts[kind] = n - (before.get(kind) ?? 0);
+      return counts;
+    };
+    assert.deepEqual(await sent([3, 2, 1, 1]), { sync: 1, getChildren: 1, getData: 3, exists: 1 }, 'first: read with watches');
+    assert.deepEqual(await sent([3, 2, 1, 1]), { sync: 1 }, 'unchanged: the barrier alone');
+    // Each change made through the other instance is seen by the very next read.
+    await writer.putRecord('few/3', { i: 30 }, 1);
+    assert.deepEqual(await sent([30, 2, 1, 1]), { sync: 1, getData: 1 }, 'a value change: that record read again, the listing kept');
+    await writer.putRecord('few/4', { i: 4 }, 0);
+    assert.deepEqual(await sent([4, 30, 1, 1]), { sync: 1, getChildren: 1, getData: 1 }, 'a new record: listed again');
+    await writer.nextNumber('few-counter');
+    assert.deepEqual(await sent([4, 30, 1, 2]), { sync: 1, exists: 1 }, 'the counter moved');
+    await writer.deleteRecord('few/1', 1);
+    assert.deepEqual(await sent([4, 30, undefined, 2]), { sync: 1, getChildren: 1, getData: 1, exists: 1 }, 'a record deleted: listed again, its absence kept by an exists watch');
+    assert.deepEqual(await sent([4, 30, undefined, 2]), { sync: 1 });
+    await writer.putRecord('few/1', { i: 100 }, 0);
+    assert.deepEqual(await sent([4, 30, 100, 2]), { sync: 1, getChildren: 1, getData: 1 }, 'created again: seen');
+  });
+
+  it('drops what its watches keep when the connection is lost, and reads again after it is back', async () => {
+    const open = fresh();
+    const [writer, reader] = [open(), open()];
+    await Promise.all([writer.ready(), reader.ready()]);
+    await writer.putRecord('cut/1', { i: 1 }, 0);
+    const session = (reader as unknown as { reader: Session }).reader;
+    const watched = (reader as unknown as { records: { watched: { size: { entries: number } } } }).records.watched;
+    assert.equal((await reader.getRecord<{ i: number }>('cut/1'))?.value.i, 1);
+    assert.equal(watched.size.entries, 1);
+    const zk = session.client;
+    const socket = (zk as unknown as { raw: { connectionManager: { socket?: { destroy(): void } } } }).raw.connectionManager.socket;
+    const events: string[] = [];
+    session.on((event) => events.push(event));
+    socket?.destroy();
+    await eventually(() => assert.ok(events.includes('connected'), `events: ${events.join(', ')}`));
+    assert.equal(watched.size.entries, 0, 'dropped on the lost connection');
+    await writer.putRecord('cut/1', { i: 2 }, 1);
+    const before = zk.requests.get('getData') ?? 0;
+    assert.equal((await reader.getRecord<{ i: number }>('cut/1'))?.value.i, 2);
+    assert.equal((zk.requests.get('getData') ?? 0) - before, 1, 'read again');
   });
 
   it('keeps the listing of a large record directory and lists it again only once it changed, also through another instance', async () => {
@@ -263,9 +285,9 @@ describe('zookeeper backend', () => {
     const zk = (reader as unknown as { reader: Session }).reader.client;
     let listings = 0;
     const listChildren = zk.listChildren.bind(zk);
-    zk.listChildren = (path) => {
+    zk.listChildren = (path, watcher) => {
       listings++;
-      return listChildren(path);
+      return listChildren(path, watcher);
     };
     const page = async (after?: string) => (await reader.listRecords<{ i: number }>('many/', { limit: 10, ...(after ? { after } : {}) })).records.map((r) => r.value.i);
     assert.deepEqual(await page(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -16,6 +16,7 @@ import { json, parse } from './layout.js';
 import { recordBytes, type Records } from './records.js';
 import type { Session } from './session.js';
 import { ringBell, type Reservation, type Tickets } from './tickets.js';
+import { WatchedReads } from './watched-reads.js';
 import type { Op, ZkClient } from './zk-client.js';
 
 export type Numbered<T> = VersionedRecord<T> & { number: number; key: string };
@@ -25,8 +26,9 @@ export class Counters {
     private readonly session: Session,
     private readonly tickets: Tickets,
     private readonly records: Records,
-    /** Serves `current` (see `Session`: reads that need not queue behind this instance's writes). */
+    /** Serves `current` (see `Session`: reads that need not queue behind this instance's writes), through `watched`. */
     private readonly reader: Session = session,
+    private readonly watched = new WatchedReads(reader),
   ) {}
 
   private get layout() {
@@ -37,7 +39,7 @@ export class Counters {
   async current(counter: string): Promise<number> {
     assertKey('counter', counter);
     const path = this.layout.counter(counter);
-    return this.reader.run((zk) => this.reader.fresh(zk, async () => (await zk.stat(path))?.version ?? 0));
+    return this.reader.run((zk) => this.reader.fresh(zk, async (barrier) => (await this.watched.stat(zk, path, barrier))?.version ?? 0));
   }
 
   async next(counter: string): Promise<number> {

@@ -11,9 +11,9 @@ import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../c
 import { assertKey } from '../record-keys.js';
 import { toDistciError, ZK, ZkError, type Meaning } from './errors.js';
 import { json, parse, parseTicketId } from './layout.js';
-import { Listings } from './listings.js';
 import type { Session } from './session.js';
 import { orNull } from './tickets.js';
+import { WatchedReads } from './watched-reads.js';
 import type { Op, ZkClient } from './zk-client.js';
 
 export const MAX_RECORD_BYTES = 512 * 1024;
@@ -38,12 +38,14 @@ export function recordDirs(key: string): string[] {
 }
 
 export class Records {
-  private readonly listings = new Listings();
-
-  /** `reader` serves `get` and `list` (see `Session`: reads that need not queue behind this instance's writes). */
+  /**
+   * `reader` serves `get` and `list` (see `Session`: reads that need not queue behind this
+   * instance's writes), through `watched`, the reads its watches keep.
+   */
   constructor(
     private readonly session: Session,
     private readonly reader: Session = session,
+    private readonly watched = new WatchedReads(reader),
   ) {}
 
   private get layout() {
@@ -64,8 +66,7 @@ export class Records {
 
   async get<T>(key: string): Promise<VersionedRecord<T> | null> {
     assertKey('record key', key);
-    const record = await this.reader.run((zk) => this.reader.fresh(zk, () => this.read<T>(zk, key)));
-    return record ? { value: record.value, version: record.version } : null;
+    return this.reader.run((zk) => this.reader.fresh(zk, (barrier) => this.readWatched<T>(zk, key, barrier)));
   }
 
   async put<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>> {
@@ -130,50 +131,35 @@ export class Records {
     const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
     const segments = prefix.split('/');
     const partial = segments.pop()!;
-    const dir = this.layout.recordDir(segments);
-    const choose = (keys: readonly string[]): string[] => {
-      let within = keys;
-      if (page.after !== undefined) {
-        const after = page.after;
-        within = within.filter((k) => (page.reverse ? k < after : k > after));
-      }
-      return (page.reverse ? within.slice().reverse() : within).slice(0, limit);
-    };
-    const readPage = async (zk: ZkClient, chosen: string[]): Promise<RecordPage<T>> => {
-      const read = await Promise.all(chosen.map((key) => this.read<T>(zk, key)));
-      const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
-      return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
-    };
     return this.reader.run((zk) =>
-      this.reader.fresh(zk, async () => {
-        // A kept listing of a directory with no deeper keys to walk: its page's reads go out
-        // with the directory's stat, in one multiRead; while the cversion is the one listed,
-        // that is the page (the reads were answered at the stat's state or later). A jobs
-        // page of 50 jobs' newest builds took two round trips per job directory: list, read.
-        // A directory found changed that way goes stat first until it is found unchanged.
-        const kept = this.listings.kept(dir);
-        let stale = false;
-        if (kept && !kept.changing && !kept.listing.dirs.some((part) => part.startsWith(partial))) {
-          const chosen = choose(keysOf(kept.listing.records, segments, partial));
-          const [stat, speculative] = await Promise.all([zk.stat(dir), readPage(zk, chosen)]);
-          if (stat && stat.cversion === kept.cversion) {
-            this.listings.used(dir);
-            return speculative;
-          }
-          stale = true;
+      this.reader.fresh(zk, async (barrier) => {
+        let keys = await this.keysUnder(zk, barrier, segments, partial);
+        if (page.after !== undefined) {
+          const after = page.after;
+          keys = keys.filter((k) => (page.reverse ? k < after : k > after));
         }
-        return readPage(zk, choose(await this.keysUnder(zk, segments, partial, stale)));
+        const chosen = (page.reverse ? keys.slice().reverse() : keys).slice(0, limit);
+        const read = await Promise.all(chosen.map((key) => this.readWatched<T>(zk, key, barrier)));
+        const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
+        return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
       }),
     );
   }
 
+  /** `read` for reads behind `barrier`, through the watched reads (see `WatchedReads`). */
+  private async readWatched<T>(zk: ZkClient, key: string, barrier: Promise<unknown>): Promise<VersionedRecord<T> | null> {
+    const got = await this.watched.data(zk, this.layout.record(key), barrier);
+    if (!got) return null;
+    return { value: parse<Stored<T>>(got.data).v, version: got.stat.version + 1 };
+  }
+
   /** Every key in the directory `segments` whose next part starts with `partial`, deeper ones included, sorted. */
-  private async keysUnder(zk: ZkClient, segments: string[], partial: string, stale = false): Promise<readonly string[]> {
-    const { records, dirs } = await this.listings.list(zk, this.layout.recordDir(segments), stale);
+  private async keysUnder(zk: ZkClient, barrier: Promise<unknown>, segments: string[], partial: string): Promise<readonly string[]> {
+    const { records, dirs } = await this.watched.listing(zk, this.layout.recordDir(segments), barrier);
     const keys = keysOf(records, segments, partial);
     const deeper = dirs.filter((part) => part.startsWith(partial));
     if (deeper.length === 0) return keys;
-    const nested = await Promise.all(deeper.map((part) => this.keysUnder(zk, [...segments, part], '')));
+    const nested = await Promise.all(deeper.map((part) => this.keysUnder(zk, barrier, [...segments, part], '')));
     return keys.concat(...nested).sort();
   }
 }

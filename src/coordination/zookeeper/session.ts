@@ -162,8 +162,10 @@ export class Session {
    * of that turn and before all of them: it is sent after each of them was asked for, so
    * each still sees every write acknowledged before it was asked for (one quorum write
    * per turn instead of one per read: a page of 50 jobs with their last builds was ~100).
+   * `reads` gets the barrier: reads kept by watches are current once it is answered
+   * (`WatchedReads`).
    */
-  fresh<T>(zk: ZkClient, reads: () => Promise<T>): Promise<T> {
+  fresh<T>(zk: ZkClient, reads: (barrier: Promise<unknown>) => Promise<T>): Promise<T> {
     let group = this.barrierGroup;
     if (!group || group.zk !== zk) {
       const next: BarrierGroup = { zk, waiting: [] };
@@ -172,7 +174,7 @@ export class Session {
     }
     return new Promise<T>((resolve, reject) => {
       group.waiting.push((barrier) => {
-        Promise.all([barrier, new Promise<T>((started) => started(reads()))]).then(([, value]) => resolve(value), reject);
+        Promise.all([barrier, new Promise<T>((started) => started(reads(barrier)))]).then(([, value]) => resolve(value), reject);
       });
     });
   }

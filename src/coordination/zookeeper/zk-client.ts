@@ -303,9 +303,13 @@ export class ZkClient {
     return this.call<[string[], RawStat]>('getChildren', path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children]) => children);
   }
 
-  /** The children and the parent's stat as of that listing (its cversion and numChildren tell later changes apart). */
-  listChildren(path: string): Promise<{ children: string[]; stat: Stat }> {
-    return this.call<[string[], RawStat]>('getChildren', path, (cb) => this.raw.getChildren(path, undefined, cb)).then(([children, stat]) => ({
+  /**
+   * The children and the parent's stat as of that listing (its cversion and numChildren
+   * tell later changes apart); with a watcher, fires once a child is created or deleted,
+   * or the node is.
+   */
+  listChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: Stat }> {
+    return this.call<[string[], RawStat]>('getChildren', path, (cb) => this.raw.getChildren(path, watcher, cb)).then(([children, stat]) => ({
       children,
       stat: toStat(stat),
     }));

@@ -34,6 +34,7 @@ import { Records } from './records.js';
 import { Session } from './session.js';
 import { queueStats, Tickets } from './tickets.js';
 import { ClaimableWatch } from './watches.js';
+import { WatchedReads } from './watched-reads.js';
 
 export interface ZookeeperOptions {
   /** `host:port,host:port,...` */
@@ -123,8 +124,9 @@ export class ZookeeperCoordinator implements Coordinator {
       trustMs: options.leaseTrustMs ?? LEASE_TRUST_MS,
       backupMs: options.leaseBackupMs ?? LEASE_BACKUP_MS,
     });
-    this.records = new Records(this.session, this.reader);
-    this.counters = new Counters(this.session, this.tickets, this.records, this.reader);
+    const watched = new WatchedReads(this.reader);
+    this.records = new Records(this.session, this.reader, watched);
+    this.counters = new Counters(this.session, this.tickets, this.records, this.reader, watched);
     this.locks = new Locks(this.session);
     this.watch = new ClaimableWatch(this.session);
   }
