@@ -81,7 +81,20 @@ export interface Fence {
   token: number;
 }
 
-export interface RecordPageRequest {
+/** How fresh a read must be. */
+export interface ReadFreshness {
+  /**
+   * The read sees every write acknowledged before this moment (a `performance.now()` of
+   * this process, not later than the call); by default, every write acknowledged before the
+   * call. A request's reads pass the request's arrival: read-your-writes for the client is
+   * kept, and its later rounds of reads may share what the first waited for (on ZooKeeper,
+   * one barrier per request instead of one per round). The embedded backend's reads are
+   * always current.
+   */
+  since?: number;
+}
+
+export interface RecordPageRequest extends ReadFreshness {
   /** The last key of the previous page. */
   after?: string;
   limit?: number;
@@ -119,7 +132,7 @@ export interface Coordinator {
 
   // --- tickets -------------------------------------------------------------------------
   post(input: NewTicket): Promise<PostOutcome>;
-  get(id: string): Promise<Ticket>;
+  get(id: string, fresh?: ReadFreshness): Promise<Ticket>;
   list(filter: TicketFilter): Promise<Ticket[]>;
   /** Leases the most urgent claimable ticket (priority, then FIFO), or returns null. */
   claim(request: ClaimRequest): Promise<Claim | null>;
@@ -171,7 +184,7 @@ export interface Coordinator {
   /** Next value of a named counter, starting at 1; never repeats, never skips. */
   nextNumber(counter: string): Promise<number>;
   /** The last number a counter handed out (0 before the first); reads, never takes one. */
-  currentNumber(counter: string): Promise<number>;
+  currentNumber(counter: string, fresh?: ReadFreshness): Promise<number>;
   /**
    * Takes the counter's next number and creates the record `${prefix}${number padded to
    * 10 digits}` holding `value(number)` in one atomic step: a number exists only with its
@@ -186,7 +199,7 @@ export interface Coordinator {
     value: (n: number) => T,
     also?: { ticket?: (n: number) => NewTicket; uniqueKey?: string },
   ): Promise<VersionedRecord<T> & { number: number; key: string }>;
-  getRecord<T>(key: string): Promise<VersionedRecord<T> | null>;
+  getRecord<T>(key: string, fresh?: ReadFreshness): Promise<VersionedRecord<T> | null>;
   /**
    * Writes `value` if the record's version is `expectedVersion` (0: must not exist yet).
    * Throws ConflictError otherwise, so a concurrent write is never silently lost. With a

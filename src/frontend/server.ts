@@ -43,6 +43,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     identity?: Identity;
+    /** `performance.now()` when the request arrived: its reads pass it as `ReadFreshness.since`. */
+    arrivedAt: number;
   }
 }
 
@@ -121,7 +123,9 @@ export async function buildFrontend(options: FrontendOptions): Promise<Frontend>
     },
   });
 
+  app.decorateRequest('arrivedAt', 0);
   app.addHook('onRequest', async (request) => {
+    request.arrivedAt = performance.now();
     const permission = request.routeOptions.config.permission;
     if (permission === undefined) return; // unknown route: the 404 handler answers
     request.identity = auth.authorize(request.headers.authorization, permission);

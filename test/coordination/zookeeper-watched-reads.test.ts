@@ -14,6 +14,11 @@ class FakeZk {
   readonly nodes = new Map<string, { data: Buffer; version: number }>();
   private readonly watchers = new Map<string, Watcher[]>();
   reads = 0;
+  /** What `answeredSoFar` returns: the replies of the requests sent so far. */
+  sentSoFar: Promise<void> = Promise.resolve();
+  answeredSoFar(): Promise<void> {
+    return this.sentSoFar;
+  }
   /** Called after a read registered its watch and resolved, before the reader's continuation runs. */
   afterReply: ((path: string) => void) | null = null;
 
@@ -126,4 +131,18 @@ test('keeps at most maxBytes, dropping the least recently used first', async () 
   assert.equal(zk.reads, before, '/1, /3 and /4 kept');
   await read('/2');
   assert.equal(zk.reads, before + 1, '/2 was dropped');
+});
+
+test('answers a kept read only once the requests sent before it was asked for are answered (reads keep their order)', async () => {
+  const { zk, read } = setup();
+  zk.write('/listing', 'kept');
+  await read('/listing');
+  let answer!: () => void;
+  zk.sentSoFar = new Promise<void>((resolve) => (answer = resolve)); // e.g. a counter read just sent
+  let settled = false;
+  const pending = read('/listing').then((v) => ((settled = true), v));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, false, 'not before the earlier request is answered');
+  answer();
+  assert.equal(await pending, 'kept');
 });

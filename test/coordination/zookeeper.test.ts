@@ -142,6 +142,44 @@ describe('zookeeper backend', () => {
     }
   });
 
+  it('lets reads that pass a moment share a barrier sent after it, and still see every write acknowledged before it', async () => {
+    const open = fresh();
+    const [writer, reader] = [open(), open()];
+    await Promise.all([writer.ready(), reader.ready()]);
+    const readSession = (reader as unknown as { reader: Session }).reader;
+    let barriers = 0;
+    const barrier = readSession.barrier.bind(readSession);
+    readSession.barrier = (zk) => {
+      barriers++;
+      return barrier(zk);
+    };
+    for (let round = 1; round <= 10; round++) {
+      const key = `since/${String(round).padStart(2, '0')}`;
+      await writer.putRecord(key, { round }, 0);
+      await writer.nextNumber('since-counter');
+      const since = performance.now(); // a request arrives after those writes were acknowledged
+      const before = barriers;
+      const first = await reader.getRecord<{ round: number }>(key, { since });
+      // Later rounds of the same request, in later turns: the barrier sent after `since` serves.
+      const number = await reader.currentNumber('since-counter', { since });
+      const page = await reader.listRecords<{ round: number }>('since/', { reverse: true, limit: 1, since });
+      assert.equal(first?.value.round, round);
+      assert.equal(number, round);
+      assert.equal(page.records[0]?.value.round, round);
+      assert.equal(barriers - before, 1, `round ${round}: three rounds of reads, one barrier`);
+      // Without a moment, a read gets a barrier of its own.
+      await reader.getRecord(key);
+      assert.equal(barriers - before, 2);
+    }
+    // Reads passing a moment while a barrier sent after it is in flight wait for that one.
+    const since = performance.now();
+    const before = barriers;
+    const one = reader.getRecord('since/01', { since });
+    await new Promise((resolve) => setImmediate(resolve)); // the first read's barrier is sent
+    await Promise.all([one, reader.getRecord('since/02', { since }), reader.currentNumber('since-counter', { since })]);
+    assert.equal(barriers - before, 1);
+  });
+
   it('counts the requests it sends, by session and kind', async () => {
     const c = fresh()();
     const { ticket } = await c.post({ kind: 'counted' });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError } from '../../core/errors.js';
 import { normalizeNewTicket, type NewTicket } from '../../core/ticket.js';
-import type { VersionedRecord } from '../contract.js';
+import type { ReadFreshness, VersionedRecord } from '../contract.js';
 import { assertKey } from '../record-keys.js';
 import { isZk, toDistciError } from './errors.js';
 import { json, parse } from './layout.js';
@@ -36,10 +36,10 @@ export class Counters {
   }
 
   /** The counter's data version: the last number handed out (no znode yet: 0). */
-  async current(counter: string): Promise<number> {
+  async current(counter: string, fresh: ReadFreshness = {}): Promise<number> {
     assertKey('counter', counter);
     const path = this.layout.counter(counter);
-    return this.reader.run((zk) => this.reader.fresh(zk, async (barrier) => (await this.watched.stat(zk, path, barrier))?.version ?? 0));
+    return this.reader.run((zk) => this.reader.fresh(zk, async (barrier) => (await this.watched.stat(zk, path, barrier))?.version ?? 0, fresh.since));
   }
 
   async next(counter: string): Promise<number> {

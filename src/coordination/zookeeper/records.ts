@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../core/errors.js';
-import type { Fence, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
+import type { Fence, ReadFreshness, RecordPage, RecordPageRequest, VersionedRecord } from '../contract.js';
 import { assertKey } from '../record-keys.js';
 import { toDistciError, ZK, ZkError, type Meaning } from './errors.js';
 import { json, parse, parseTicketId } from './layout.js';
@@ -64,9 +64,9 @@ export class Records {
     return { value: stored.v, version: got.stat.version + 1, op: stored.o };
   }
 
-  async get<T>(key: string): Promise<VersionedRecord<T> | null> {
+  async get<T>(key: string, fresh: ReadFreshness = {}): Promise<VersionedRecord<T> | null> {
     assertKey('record key', key);
-    return this.reader.run((zk) => this.reader.fresh(zk, (barrier) => this.readWatched<T>(zk, key, barrier)));
+    return this.reader.run((zk) => this.reader.fresh(zk, (barrier) => this.readWatched<T>(zk, key, barrier), fresh.since));
   }
 
   async put<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>> {
@@ -142,7 +142,7 @@ export class Records {
         const read = await Promise.all(chosen.map((key) => this.readWatched<T>(zk, key, barrier)));
         const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
         return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
-      }),
+      }, page.since),
     );
   }
 

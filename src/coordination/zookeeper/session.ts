@@ -22,6 +22,13 @@ export interface SessionOptions {
 
 export type SessionEvent = SessionState | 'session';
 
+/** A barrier, when it was sent (`performance.now()`), and on which client. */
+interface SentBarrier {
+  zk: ZkClient;
+  sentAt: number;
+  barrier: Promise<unknown>;
+}
+
 /** Fresh reads waiting for the barrier of their turn. */
 interface BarrierGroup {
   zk: ZkClient;
@@ -164,8 +171,18 @@ export class Session {
    * per turn instead of one per read: a page of 50 jobs with their last builds was ~100).
    * `reads` gets the barrier: reads kept by watches are current once it is answered
    * (`WatchedReads`).
+   *
+   * `since` (a `performance.now()` of this process, at most now) asks less: every write
+   * acknowledged before then, not before now. A barrier sent at or after `since` then
+   * serves: the last one answered (the reads start at once), or the one in flight. A
+   * request's reads pass its arrival, so its later rounds of reads (a jobs page, then each
+   * job's newest build) share its first barrier, and concurrent requests share theirs.
    */
-  fresh<T>(zk: ZkClient, reads: (barrier: Promise<unknown>) => Promise<T>): Promise<T> {
+  fresh<T>(zk: ZkClient, reads: (barrier: Promise<unknown>) => Promise<T>, since?: number): Promise<T> {
+    if (since !== undefined) {
+      const sent = this.answered?.zk === zk && this.answered.sentAt >= since ? this.answered : this.inFlight?.zk === zk && this.inFlight.sentAt >= since ? this.inFlight : null;
+      if (sent) return Promise.all([sent.barrier, new Promise<T>((started) => started(reads(sent.barrier)))]).then(([, value]) => value);
+    }
     let group = this.barrierGroup;
     if (!group || group.zk !== zk) {
       const next: BarrierGroup = { zk, waiting: [] };
@@ -180,12 +197,24 @@ export class Session {
   }
 
   private barrierGroup: BarrierGroup | null = null;
+  /** The barrier answered that was sent last, and the last one sent (see `fresh`'s `since`). */
+  private answered: SentBarrier | null = null;
+  private inFlight: SentBarrier | null = null;
 
   private sendBarrier(group: BarrierGroup): void {
     if (this.barrierGroup === group) this.barrierGroup = null;
-    const barrier = this.barrier(group.zk);
-    barrier.catch(() => undefined); // each waiter gets the failure through its own Promise.all
-    for (const start of group.waiting) start(barrier);
+    const sent: SentBarrier = { zk: group.zk, sentAt: performance.now(), barrier: this.barrier(group.zk) };
+    this.inFlight = sent;
+    sent.barrier.then(
+      () => {
+        if (this.inFlight === sent) this.inFlight = null;
+        if (!this.answered || this.answered.sentAt < sent.sentAt) this.answered = sent;
+      },
+      () => {
+        if (this.inFlight === sent) this.inFlight = null; // each waiter gets the failure through its own Promise.all
+      },
+    );
+    for (const start of group.waiting) start(sent.barrier);
   }
 
   /** Creates the given persistent directories (and their ancestors under the root) once. */

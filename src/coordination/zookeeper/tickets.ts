@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { normalizeNewTicket, sameRequest, type NewTicket, type NormalizedTicket, type Ticket } from '../../core/ticket.js';
-import type { PostOutcome, QueueStat, TicketFilter } from '../contract.js';
+import type { PostOutcome, QueueStat, ReadFreshness, TicketFilter } from '../contract.js';
 import { isZk, ZK } from './errors.js';
 import { dec, json, newHeader, parse, parseLabelsName, parsePendingName, parseTicketId, toTicket, type Header, type Layout, type LeaseState } from './layout.js';
 import type { Session } from './session.js';
@@ -167,10 +167,10 @@ export class Tickets {
     }
   }
 
-  async get(id: string): Promise<Ticket> {
+  async get(id: string, fresh: ReadFreshness = {}): Promise<Ticket> {
     const n = parseTicketId(id);
     if (n === null) throw new NotFoundError('ticket', id);
-    const state = await this.reader.run((zk) => this.reader.fresh(zk, () => this.read(zk, n)));
+    const state = await this.reader.run((zk) => this.reader.fresh(zk, () => this.read(zk, n), fresh.since));
     if (!state) throw new NotFoundError('ticket', id);
     return this.ticket(state);
   }

@@ -5,7 +5,9 @@
  * drops what it read. A session delivers events and replies in the order the server
  * processed them, and the server fires a watch when it applies the write, so once a
  * barrier sent after a read was asked for is answered, the event of every write before it
- * has arrived: a read still kept then is what a read sent then would have returned. A
+ * has arrived: a read still kept then is what a read sent then would have returned (and
+ * it waits for the replies of the requests sent before it was asked for too, so that reads
+ * keep the order in which they were asked, kept or not). A
  * page of 50 jobs with their newest builds was ~150 requests in two rounds; unchanged, it
  * is the two barriers alone.
  *
@@ -64,7 +66,12 @@ export class WatchedReads {
     }
     const kept = this.kept.get(key);
     if (kept) {
+      // Served once the barrier and every request sent before it are answered: then it is
+      // current as of a state no older than what those read (a counter read just before a
+      // listing is never newer than the listing).
+      const before = zk.answeredSoFar();
       await barrier;
+      await before;
       if (this.kept.get(key) === kept) {
         this.kept.delete(key); // most recently used: last in the map's order
         this.kept.set(key, kept);

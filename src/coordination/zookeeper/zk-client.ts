@@ -85,6 +85,7 @@ const zookeeper = createRequire(import.meta.url)('node-zookeeper-client') as Raw
 const CLOSING = -1; // ConnectionManager.STATES.CLOSING: a closed socket is not reconnected.
 const CONNECTING = 1; // ConnectionManager.STATES.CONNECTING: a new socket is about to open.
 const EMPTY = Buffer.alloc(0);
+const noop = (): void => undefined;
 
 
 function long(buf: Buffer): number {
@@ -436,11 +437,28 @@ export class ZkClient {
     this.requests.set(kind, (this.requests.get(kind) ?? 0) + n);
   }
 
+  /**
+   * Settles once every request sent so far (reads still waiting for the end of the turn
+   * not included) was answered or failed: ZooKeeper answers a session's requests in order,
+   * so that is once the last one sent is.
+   */
+  answeredSoFar(): Promise<void> {
+    return this.lastSent;
+  }
+
+  private lastSent: Promise<void> = Promise.resolve();
+
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
   private call<T extends unknown[]>(kind: string, path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
     this.count(kind);
     this.flushReads(); // reads asked for before this call go out before it
     this.cork();
+    const answer = this.send(path, start);
+    this.lastSent = answer.then(noop, noop);
+    return answer;
+  }
+
+  private send<T extends unknown[]>(path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ZkError(ZK.OPERATION_TIMEOUT, path)), this.options.opTimeoutMs);
       try {

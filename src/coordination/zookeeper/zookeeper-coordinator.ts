@@ -16,6 +16,7 @@ import type {
   LockHandle,
   PostOutcome,
   QueueStat,
+  ReadFreshness,
   RecordPage,
   RecordPageRequest,
   TicketFilter,
@@ -153,8 +154,8 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.guard(() => this.tickets.post(input));
   }
 
-  get(id: string): Promise<Ticket> {
-    return this.guard(() => this.tickets.get(id));
+  get(id: string, fresh?: ReadFreshness): Promise<Ticket> {
+    return this.guard(() => this.tickets.get(id, fresh));
   }
 
   list(filter: TicketFilter): Promise<Ticket[]> {
@@ -211,8 +212,8 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.watch.subscribe(listener);
   }
 
-  currentNumber(counter: string): Promise<number> {
-    return this.guard(() => this.counters.current(counter));
+  currentNumber(counter: string, fresh?: ReadFreshness): Promise<number> {
+    return this.guard(() => this.counters.current(counter, fresh));
   }
 
   nextNumber(counter: string): Promise<number> {
@@ -228,8 +229,8 @@ export class ZookeeperCoordinator implements Coordinator {
     return this.guard(() => this.counters.createNumbered(counter, prefix, value, also));
   }
 
-  getRecord<T>(key: string): Promise<VersionedRecord<T> | null> {
-    return this.guard(() => this.records.get<T>(key));
+  getRecord<T>(key: string, fresh?: ReadFreshness): Promise<VersionedRecord<T> | null> {
+    return this.guard(() => this.records.get<T>(key, fresh));
   }
 
   putRecord<T>(key: string, value: T, expectedVersion: number, fence?: Fence): Promise<VersionedRecord<T>> {

@@ -88,6 +88,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
     async (request) => {
       if (request.query.status === 'unfinished') return { builds: (await builds.unfinished(request.params.job)).map(summary), next: null };
       const page = await builds.list(request.params.job, {
+        since: request.arrivedAt,
         limit: Number(request.query.limit ?? 50),
         ...(request.query.before ? { before: Number(request.query.before) } : {}),
       });
@@ -102,7 +103,7 @@ export const buildRoutes: FastifyPluginAsyncTypebox<BuildRoutesOptions> = async 
       schema: { summary: 'Show a build: status, steps, attempts, timings, ticket ids', tags: ['builds'], params: BuildParams, response: { 200: Type.Unknown(), ...errors } },
     },
     async (request) => {
-      const { build, version, archived } = await builds.live(request.params.job, number(request.params.n));
+      const { build, version, archived } = await builds.live(request.params.job, number(request.params.n), { since: request.arrivedAt });
       return { ...build, version, archived };
     },
   );

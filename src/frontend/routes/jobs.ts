@@ -20,7 +20,7 @@ function ifMatch(header: string | undefined): number | undefined {
 }
 
 /** A page of the jobs the caller may see: a token limited to a job pattern sees only its jobs. */
-async function visibleJobs(jobs: JobService, identity: Identity | undefined, query: { after?: string; q?: string }, limit: number) {
+async function visibleJobs(jobs: JobService, identity: Identity | undefined, query: { after?: string; q?: string; since: number }, limit: number) {
   if (identity?.jobs === undefined) return jobs.list({ ...query, limit });
   const visible: JobRecord[] = [];
   for (let after = query.after; ; ) {
@@ -85,10 +85,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; builds: Bu
     },
     async (request) => {
       const { limit, ...query } = request.query;
-      const page = await visibleJobs(jobs, request.identity, query, Number(limit ?? 100));
+      // The page, then each job's newest build: both rounds pass the request's arrival, so
+      // they may share one barrier (see ReadFreshness).
+      const since = request.arrivedAt;
+      const page = await visibleJobs(jobs, request.identity, { ...query, since }, Number(limit ?? 100));
       const summaries = await Promise.all(
         page.jobs.map(async (job) => {
-          const last = await builds.last(job.id);
+          const last = await builds.last(job.id, { since });
           return {
             id: job.id,
             version: job.version,

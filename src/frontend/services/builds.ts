@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Coordinator, Fence, RecordPage } from '../../coordination/contract.js';
+import type { Coordinator, Fence, ReadFreshness, RecordPage } from '../../coordination/contract.js';
 import { initialSteps, withLiveSteps } from '../../core/builds/advance.js';
 import { buildCounter, buildKey, FINAL_STEP_STATUSES, isFinal, type BuildRecord, type BuildTrigger, type Revision } from '../../core/builds/build.js';
 import type { Ticket } from '../../core/ticket.js';
@@ -110,15 +110,16 @@ export class BuildService {
     }
   }
 
-  async get(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
-    if (number === 'lastSuccessful') return this.lastSuccessful(job);
-    const found = (await this.fromCoordinator(job, number)) ?? (await this.fromArchive(job, number));
+  /** `fresh`: see `ReadFreshness` (a request's reads pass its arrival). */
+  async get(job: string, number: number | 'lastSuccessful', fresh: ReadFreshness = {}): Promise<VersionedBuild> {
+    if (number === 'lastSuccessful') return this.lastSuccessful(job, fresh);
+    const found = (await this.fromCoordinator(job, number, fresh)) ?? (await this.fromArchive(job, number));
     if (!found) throw new NotFoundError('build', `${job}#${number}`);
     return found;
   }
 
-  private async fromCoordinator(job: string, number: number): Promise<VersionedBuild | null> {
-    const record = await this.coordinator.getRecord<BuildRecord>(buildKey(job, number));
+  private async fromCoordinator(job: string, number: number, fresh: ReadFreshness = {}): Promise<VersionedBuild | null> {
+    const record = await this.coordinator.getRecord<BuildRecord>(buildKey(job, number), fresh);
     return record ? { build: record.value, version: record.version, archived: false } : null;
   }
 
@@ -160,15 +161,15 @@ export class BuildService {
   }
 
   /** The build with its running steps brought up to date from their tickets (read only). */
-  async live(job: string, number: number | 'lastSuccessful'): Promise<VersionedBuild> {
-    const found = await this.get(job, number);
+  async live(job: string, number: number | 'lastSuccessful', fresh: ReadFreshness = {}): Promise<VersionedBuild> {
+    const found = await this.get(job, number, fresh);
     const { build, version } = found;
     if (isFinal(build.status)) return found;
     const tickets = new Map<string, Ticket>();
     await Promise.all(
       build.steps
         .filter((s) => s.ticketId !== null && !FINAL_STEP_STATUSES.has(s.status))
-        .map(async (s) => tickets.set(s.ticketId!, await this.coordinator.get(s.ticketId!))),
+        .map(async (s) => tickets.set(s.ticketId!, await this.coordinator.get(s.ticketId!, fresh))),
     );
     return { build: withLiveSteps(build, tickets, Date.now()), version, archived: false };
   }
@@ -178,23 +179,24 @@ export class BuildService {
    * is a known range: its unfinished builds come from one coordinator listing, the others
    * from the archive — never a scan over all of the job's builds.
    */
-  async list(job: string, page: { before?: number; limit?: number }): Promise<{ builds: BuildRecord[]; next: number | null }> {
+  async list(job: string, page: { before?: number; limit?: number } & ReadFreshness): Promise<{ builds: BuildRecord[]; next: number | null }> {
     const limit = page.limit ?? 50;
+    const fresh: ReadFreshness = page.since === undefined ? {} : { since: page.since };
     if (page.before === undefined) {
       // The first page: the counter and the newest records in one round of reads, as `last`
       // does (the listing is read after the counter). A build created in between has a
       // number above the counter's and may have pushed one of the page out: then as below.
       const [newest, active] = await Promise.all([
-        this.coordinator.currentNumber(buildCounter(job)),
-        this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit }),
+        this.coordinator.currentNumber(buildCounter(job), fresh),
+        this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, ...fresh }),
       ]);
       if (!active.records.some((r) => r.value.number > newest)) return this.page(job, newest, limit, active);
     }
     // A `before` above the newest build starts at the newest: numbers beyond it have no record.
-    const newest = await this.coordinator.currentNumber(buildCounter(job));
+    const newest = await this.coordinator.currentNumber(buildCounter(job), fresh);
     const top = page.before ? Math.min(page.before - 1, newest) : newest;
     if (top < 1) return { builds: [], next: null };
-    const active = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, after: buildKey(job, top + 1) });
+    const active = await this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit, after: buildKey(job, top + 1), ...fresh });
     return this.page(job, top, limit, active);
   }
 
@@ -224,10 +226,10 @@ export class BuildService {
    * jobs at once). The listing is read after the counter, so when its newest record is not
    * the counter's number, that build was archived by then.
    */
-  async last(job: string): Promise<BuildRecord | null> {
+  async last(job: string, fresh: ReadFreshness = {}): Promise<BuildRecord | null> {
     const [newest, live] = await Promise.all([
-      this.coordinator.currentNumber(buildCounter(job)),
-      this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit: 1 }),
+      this.coordinator.currentNumber(buildCounter(job), fresh),
+      this.coordinator.listRecords<BuildRecord>(`builds/${job}/`, { reverse: true, limit: 1, ...fresh }),
     ]);
     const top = live.records[0]?.value;
     if (top && top.number >= newest) return top;
@@ -283,12 +285,12 @@ export class BuildService {
     return version;
   }
 
-  private async lastSuccessful(job: string): Promise<VersionedBuild> {
+  private async lastSuccessful(job: string, fresh: ReadFreshness): Promise<VersionedBuild> {
     let before: number | undefined;
     for (let pages = 0; pages < 20; pages++) {
-      const page = await this.list(job, { limit: 100, ...(before ? { before } : {}) });
+      const page = await this.list(job, { limit: 100, ...(before ? { before } : {}), ...fresh });
       const found = page.builds.find((b) => b.status === 'success');
-      if (found) return this.get(job, found.number);
+      if (found) return this.get(job, found.number, fresh);
       if (page.next === null) break;
       before = page.next;
     }

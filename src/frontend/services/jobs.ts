@@ -1,4 +1,4 @@
-import type { Coordinator } from '../../coordination/contract.js';
+import type { Coordinator, ReadFreshness } from '../../coordination/contract.js';
 import { jobKey } from '../../core/builds/build.js';
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { parseJobConfig } from '../../core/jobs/job-config.js';
@@ -93,13 +93,14 @@ export class JobService {
     }
   }
 
-  async list(page: { after?: string; limit?: number; q?: string }): Promise<{ jobs: JobRecord[]; next: string | null }> {
+  async list(page: { after?: string; limit?: number; q?: string } & ReadFreshness): Promise<{ jobs: JobRecord[]; next: string | null }> {
     const limit = page.limit ?? 100;
+    const fresh: ReadFreshness = page.since === undefined ? {} : { since: page.since };
     const jobs: JobRecord[] = [];
     let after = page.after ? jobKey(page.after) : undefined;
     // Search filters pages of records until the page is full or the jobs run out.
     for (;;) {
-      const batch = await this.coordinator.listRecords<JobRecord>('jobs/', { ...(after ? { after } : {}), limit: page.q ? 1000 : limit });
+      const batch = await this.coordinator.listRecords<JobRecord>('jobs/', { ...(after ? { after } : {}), limit: page.q ? 1000 : limit, ...fresh });
       for (const r of batch.records) {
         if (!page.q || matches(r.value, page.q)) jobs.push(r.value);
         if (jobs.length === limit) return { jobs, next: r.value.id };
