@@ -117,20 +117,23 @@ export class WatchedReads {
 }
 
 /**
- * getData with a watch; for a missing node, an exists with the watch instead (a getData
- * that finds no node sets none), so that the node's creation drops the kept null.
+ * getData and exists, both with the watch, sent together: a getData that finds no node
+ * sets no watch, and the exists does, so that the node's creation drops the kept null —
+ * in the same round trip (a build shown from the archive is a missing record).
  */
 async function readData(zk: ZkClient, path: string, watcher: Watcher): Promise<{ data: Buffer; stat: Stat } | null> {
   for (;;) {
-    try {
-      return await zk.getData(path, watcher);
-    } catch (err) {
-      if (!isZk(err, ZK.NO_NODE)) throw err;
-    }
-    if ((await zk.exists(path, watcher)) === null) return null;
-    // Created in between: read it.
+    const [got, stat] = await Promise.all([zk.getData(path, watcher).catch(orNoNode), zk.exists(path, watcher)]);
+    if (got) return got;
+    if (stat === null) return null;
+    // Created between the two: read it again.
   }
 }
+
+const orNoNode = (err: unknown): null => {
+  if (isZk(err, ZK.NO_NODE)) return null;
+  throw err;
+};
 
 async function readListing(zk: ZkClient, dir: string, watcher: Watcher): Promise<Listing> {
   for (;;) {
