@@ -279,7 +279,7 @@ async function run(args: BenchArgs): Promise<BenchResult> {
     rows,
     notes: [
       `dispatch latency: the frontends' distci_dispatch_latency_seconds histogram (ticket createdAt → first claim, every kind), summed over frontends, p50/p99 interpolated inside its buckets (0.5 ms … 5 s)`,
-      `API latency: one closed loop in its own process (100 ms think time; each jobs list page costs the frontend 101 coordinator calls in two rounds: the page, then the counter and newest record of each of its 50 jobs together): GET /jobs?limit=50, GET /jobs/J/builds?limit=10, GET /jobs/J/builds/N, GET …/console`,
+      `API latency: one closed loop in its own process (100 ms think time; each jobs list page costs the frontend 101 coordinator calls in two rounds: the page, then the counter and newest record of each of its 50 jobs together; on ZooKeeper both rounds pass one barrier and what is unchanged comes from what the frontend's watches keep): GET /jobs?limit=50, GET /jobs/J/builds?limit=10, GET /jobs/J/builds/N, GET …/console`,
       `CPU and RSS from /proc/PID/stat and /status of each process, over the window; worker CPU includes the git/bash/sleep children it reaped`,
       `coordinator operations: the frontends' distci_backend_call_seconds_count{backend="coordinator"} over the window`,
       `finished builds of the flat mode are seeded by the BuildService itself in the bench process (trigger, one build-control lease, writeState of the final record, complete; no step tickets), before the workers start (seed.ts)`,

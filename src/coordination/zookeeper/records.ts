@@ -139,16 +139,16 @@ export class Records {
           keys = keys.filter((k) => (page.reverse ? k < after : k > after));
         }
         const chosen = (page.reverse ? keys.slice().reverse() : keys).slice(0, limit);
-        const read = await Promise.all(chosen.map((key) => this.readWatched<T>(zk, key, barrier)));
+        const read = await Promise.all(chosen.map((key) => this.readWatched<T>(zk, key, barrier, true)));
         const records = read.flatMap((r, i) => (r ? [{ key: chosen[i]!, value: r.value, version: r.version }] : []));
         return { records, next: chosen.length === limit ? chosen[chosen.length - 1]! : null };
       }, page.since),
     );
   }
 
-  /** `read` for reads behind `barrier`, through the watched reads (see `WatchedReads`). */
-  private async readWatched<T>(zk: ZkClient, key: string, barrier: Promise<unknown>): Promise<VersionedRecord<T> | null> {
-    const got = await this.watched.data(zk, this.layout.record(key), barrier);
+  /** `read` for reads behind `barrier`, through the watched reads (see `WatchedReads`); `listed`: the key was just listed. */
+  private async readWatched<T>(zk: ZkClient, key: string, barrier: Promise<unknown>, listed = false): Promise<VersionedRecord<T> | null> {
+    const got = await this.watched.data(zk, this.layout.record(key), barrier, listed);
     if (!got) return null;
     return { value: parse<Stored<T>>(got.data).v, version: got.stat.version + 1 };
   }

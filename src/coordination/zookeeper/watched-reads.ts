@@ -39,9 +39,12 @@ export class WatchedReads {
     session.on(() => this.clear());
   }
 
-  /** The node's data and stat, or null when there is no node, as of `barrier` or later. */
-  data(zk: ZkClient, path: string, barrier: Promise<unknown>): Promise<{ data: Buffer; stat: Stat } | null> {
-    return this.through(zk, `d${path}`, barrier, (watcher) => readData(zk, path, watcher), (v) => 100 + (v?.data.length ?? 0));
+  /**
+   * The node's data and stat, or null when there is no node, as of `barrier` or later.
+   * `listed`: the node was just listed, so it most likely exists (see `readData`).
+   */
+  data(zk: ZkClient, path: string, barrier: Promise<unknown>, listed = false): Promise<{ data: Buffer; stat: Stat } | null> {
+    return this.through(zk, `d${path}`, barrier, (watcher) => readData(zk, path, watcher, listed), (v) => 100 + (v?.data.length ?? 0));
   }
 
   /** The node's stat, or null when there is no node, as of `barrier` or later. */
@@ -117,15 +120,18 @@ export class WatchedReads {
 }
 
 /**
- * getData and exists, both with the watch, sent together: a getData that finds no node
- * sets no watch, and the exists does, so that the node's creation drops the kept null —
- * in the same round trip (a build shown from the archive is a missing record).
+ * getData with the watch. A getData that finds no node sets no watch; an exists does, so
+ * that the node's creation drops the kept null. Unless the node was just listed, both go
+ * out together: one round trip whether it exists or not (a build shown from the archive
+ * is a missing record); a listed one sends the exists only when the getData found nothing.
  */
-async function readData(zk: ZkClient, path: string, watcher: Watcher): Promise<{ data: Buffer; stat: Stat } | null> {
+async function readData(zk: ZkClient, path: string, watcher: Watcher, listed: boolean): Promise<{ data: Buffer; stat: Stat } | null> {
   for (;;) {
-    const [got, stat] = await Promise.all([zk.getData(path, watcher).catch(orNoNode), zk.exists(path, watcher)]);
+    const [got, stat] = listed
+      ? [await zk.getData(path, watcher).catch(orNoNode), undefined]
+      : await Promise.all([zk.getData(path, watcher).catch(orNoNode), zk.exists(path, watcher)]);
     if (got) return got;
-    if (stat === null) return null;
+    if ((stat === undefined ? await zk.exists(path, watcher) : stat) === null) return null;
     // Created between the two: read it again.
   }
 }
