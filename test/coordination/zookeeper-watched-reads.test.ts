@@ -21,6 +21,9 @@ class FakeZk {
   answeredSoFar(): Promise<void> {
     return this.sentSoFar;
   }
+  dropWatches(): void {
+    this.watchers.clear();
+  }
   /** Called after a read registered its watch and resolved, before the reader's continuation runs. */
   afterReply: ((path: string) => void) | null = null;
 
@@ -52,13 +55,13 @@ class FakeZk {
 
 function setup(maxBytes?: number) {
   const zk = new FakeZk();
-  const listeners: ((event: SessionEvent) => void)[] = [];
-  const session = { on: (l: (event: SessionEvent) => void) => (listeners.push(l), () => undefined) } as unknown as Session;
+  const listeners: ((event: SessionEvent, zk: ZkClient) => void)[] = [];
+  const session = { on: (l: (event: SessionEvent, zk: ZkClient) => void) => (listeners.push(l), () => undefined) } as unknown as Session;
   const watched = new WatchedReads(session, maxBytes);
   const client = zk as unknown as ZkClient;
   const answered = Promise.resolve();
   const read = async (path: string, barrier: Promise<unknown> = answered) => (await watched.data(client, path, barrier))?.data.toString() ?? null;
-  return { zk, watched, read, client, connectionEvent: (e: SessionEvent) => listeners.forEach((l) => l(e)) };
+  return { zk, watched, read, client, connectionEvent: (e: SessionEvent) => listeners.forEach((l) => l(e, client)) };
 }
 
 test('keeps a read until its watch fires; a kept read waits for the barrier and is read again if its watch fired meanwhile', async () => {

@@ -308,6 +308,7 @@ describe('zookeeper backend', () => {
     socket?.destroy();
     await eventually(() => assert.ok(events.includes('connected'), `events: ${events.join(', ')}`));
     assert.equal(watched.size.entries, 0, 'dropped on the lost connection');
+    assert.equal(zk.watching, false, 'and their watches: none is set again on the new connection');
     await writer.putRecord('cut/1', { i: 2 }, 1);
     const before = zk.requests.get('getData') ?? 0;
     assert.equal((await reader.getRecord<{ i: number }>('cut/1'))?.value.i, 2);

@@ -13,7 +13,8 @@
  *
  * Kept: up to `maxBytes` (about: data bytes, ~48 per listed name), the least recently
  * used dropped first; everything is dropped on any connection event (a reconnect or a new
- * session may hide changes) and when the session's client is replaced.
+ * session may hide changes) and when the session's client is replaced. The session's
+ * watches are dropped with it: they belong to this alone (the reader's session).
  */
 import { isZk, ZK } from './errors.js';
 import { decodeListing, type Listing } from './listings.js';
@@ -36,7 +37,10 @@ export class WatchedReads {
     session: Session,
     private readonly maxBytes = 32 * 1024 * 1024,
   ) {
-    session.on(() => this.clear());
+    session.on((_event, zk) => {
+      zk.dropWatches(); // the next connection need not set them again (see `dropWatches`)
+      this.clear();
+    });
   }
 
   /**

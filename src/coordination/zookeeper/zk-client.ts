@@ -69,6 +69,8 @@ interface RawClient {
   getChildren(path: string, watcher: Watcher | undefined, cb: Cb<[string[], RawStat]>): void;
   connectionManager: {
     state: number;
+    /** Watch callbacks by path; a reconnect sets every path in them again (one SetWatches). */
+    watcherManager: { dataWatchers: object; childWatchers: object; existenceWatchers: object; isEmpty(): boolean };
     socket?: { destroy(): void; on(event: 'data', fn: () => void): void; remotePort?: number; cork(): void; uncork(): void };
     connectTimeoutHandler?: NodeJS.Timeout | null;
     /** Bytes of a reply not complete yet; the library keeps them across connections. */
@@ -435,6 +437,25 @@ export class ZkClient {
 
   private count(kind: string, n = 1): void {
     this.requests.set(kind, (this.requests.get(kind) ?? 0) + n);
+  }
+
+  /**
+   * Forgets every watch registered through this client, so that the next connection does
+   * not set them again: the library sends them all in one SetWatches, which the server
+   * refuses past its jute.maxbuffer (1 MB: ~25,000 paths) — the session could not reconnect.
+   * Only for a session whose watches are all given up on a connection event anyway (the
+   * reader's, `WatchedReads`).
+   */
+  dropWatches(): void {
+    const watchers = this.raw.connectionManager.watcherManager;
+    watchers.dataWatchers = {};
+    watchers.childWatchers = {};
+    watchers.existenceWatchers = {};
+  }
+
+  /** Whether any watch is registered through this client (tests). */
+  get watching(): boolean {
+    return !this.raw.connectionManager.watcherManager.isEmpty();
   }
 
   /**
