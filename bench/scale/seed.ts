@@ -19,6 +19,8 @@
  * tickets); `runFlat` starts them afterwards.
  */
 import type { BuildRecord } from '../../src/core/builds/build.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Claim, Coordinator } from '../../src/coordination/contract.js';
 import { openCoordinator } from '../../src/coordination/open.js';
 import { BuildService } from '../../src/frontend/services/builds.js';
 import { JobService } from '../../src/frontend/services/jobs.js';
@@ -33,6 +35,21 @@ export interface SeedResult {
 }
 
 const IN_FLIGHT = 32;
+
+/**
+ * A build-control ticket, one of those the seeders just posted. On ZooKeeper a claim can
+ * come back empty while a ticket posted a moment ago is pending (an instance's queue view
+ * may lag one post: the contract suite's `claimsMayLagOnePost`), so it asks again for a
+ * while before concluding that something else took the tickets.
+ */
+async function claimPosted(coordinator: Coordinator): Promise<Claim> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const claim = await coordinator.claim({ workerId: 'scale-seeder', kinds: ['build-control'], labels: [], ttlMs: 300_000 });
+    if (claim) return claim;
+    await delay(10);
+  }
+  throw new Error('seeding: the build-control tickets just posted could not be claimed for 2 s (is a worker running?)');
+}
 
 export async function seedFinishedBuilds(d: Deployment, jobs: readonly string[], count: number, log: (line: string) => void): Promise<SeedResult> {
   const started = performance.now();
@@ -49,8 +66,7 @@ export async function seedFinishedBuilds(d: Deployment, jobs: readonly string[],
           while (next < count) {
             const job = jobs[next++ % jobs.length]!;
             await builds.trigger(job, { trigger: { kind: 'api', by: 'scale-seed' } });
-            const claim = await coordinator.claim({ workerId: 'scale-seeder', kinds: ['build-control'], labels: [], ttlMs: 300_000 });
-            if (!claim) throw new Error('seeding: the build-control ticket just posted could not be claimed (is a worker running?)');
+            const claim = await claimPosted(coordinator);
             const refs = claim.ticket.refs as { job?: string; build?: number };
             if (refs.job === undefined || refs.build === undefined) throw new Error(`seeding: build-control ticket ${claim.ticket.id} has no job/build refs`);
             const { build, version } = await builds.get(refs.job, refs.build);
