@@ -19,6 +19,8 @@
 #   scripts/zookeeper.sh leader DIR        the number of the node that leads now
 #   scripts/zookeeper.sh install           install Debian's zookeeper package (as root)
 #   DISTCI_ZK_HEAP (default 1g): each node's -Xmx.
+#   DISTCI_ZK_JAVA_OPTS: more JVM options for each node, split on spaces; `{node}` becomes
+#     the node's number (e.g. "-Xlog:gc:file=/tmp/zk{node}-gc.log" to see its pauses).
 #
 # Needs Debian's `zookeeper` package (3.8 on Debian 12; Java comes with it); as root,
 # `start` installs it when missing. Measured facts behind the settings:
@@ -114,7 +116,9 @@ launch() {
   # of a 1 GiB heap (~270 MB eden) each young collection took 26-48 ms (the scale
   # benchmark's dispatch p99 rose from 0.74 s to 1-2 s); a small one keeps them short.
   # DISTCI_ZK_HEAP overrides the size.
-  setsid java "-Xms${DISTCI_ZK_HEAP:-1g}" "-Xmx${DISTCI_ZK_HEAP:-1g}" -Xmn64m -XX:+UseSerialGC -Dzookeeper.jmx.log4j.disable=true \
+  local extra=()
+  [ -n "${DISTCI_ZK_JAVA_OPTS:-}" ] && read -r -a extra <<<"${DISTCI_ZK_JAVA_OPTS//\{node\}/$n}"
+  setsid java "-Xms${DISTCI_ZK_HEAP:-1g}" "-Xmx${DISTCI_ZK_HEAP:-1g}" -Xmn64m -XX:+UseSerialGC -Dzookeeper.jmx.log4j.disable=true "${extra[@]}" \
     -cp "$ZK_JAR:$SLF4J_JAR" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/node$n/zoo.cfg" \
     </dev/null >>"$dir/node$n/out.log" 2>&1 &
   echo $! >"$dir/node$n/pid"
