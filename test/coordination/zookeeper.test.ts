@@ -36,6 +36,18 @@ coordinatorContract('zookeeper 3-node ensemble', async () => {
 
 const TTL = 30_000;
 
+/** Counts the barriers a coordinator's reads pass: they go through its second session, the reader. */
+function countBarriers(coordinator: ZookeeperCoordinator): { sent: number } {
+  const session = (coordinator as unknown as { reader: Session }).reader;
+  const counted = { sent: 0 };
+  const barrier = session.barrier.bind(session);
+  session.barrier = (zk) => {
+    counted.sent++;
+    return barrier(zk);
+  };
+  return counted;
+}
+
 describe('zookeeper backend', () => {
   const opened: ZookeeperCoordinator[] = [];
   const roots: string[] = [];
@@ -114,19 +126,12 @@ describe('zookeeper backend', () => {
     const open = fresh();
     const [writer, reader] = [open(), open()];
     await Promise.all([writer.ready(), reader.ready()]);
-    // Reads go through the reader's second session; count the barriers it sends.
-    const readSession = (reader as unknown as { reader: Session }).reader;
-    let barriers = 0;
-    const barrier = readSession.barrier.bind(readSession);
-    readSession.barrier = (zk) => {
-      barriers++;
-      return barrier(zk);
-    };
+    const barriers = countBarriers(reader);
     const { ticket } = await writer.post({ kind: 'fresh-reads' });
     for (let round = 1; round <= 20; round++) {
       await writer.putRecord(`fresh/${round}`, { round }, 0);
       await writer.nextNumber('fresh-counter');
-      const before = barriers;
+      const before = barriers.sent;
       // Asked for in one turn, just after the writes were acknowledged through another instance.
       const [records, page, number, seen] = await Promise.all([
         Promise.all(Array.from({ length: round }, (_, i) => reader.getRecord<{ round: number }>(`fresh/${i + 1}`))),
@@ -138,7 +143,7 @@ describe('zookeeper backend', () => {
       assert.equal(page.records.length, round, `round ${round}: the listing has every record`);
       assert.equal(number, round, `round ${round}: the counter as written`);
       assert.equal(seen.id, ticket.id);
-      assert.equal(barriers - before, 1, `round ${round}: ${round + 3} reads in one turn passed one barrier`);
+      assert.equal(barriers.sent - before, 1, `round ${round}: ${round + 3} reads in one turn passed one barrier`);
     }
   });
 
@@ -146,19 +151,13 @@ describe('zookeeper backend', () => {
     const open = fresh();
     const [writer, reader] = [open(), open()];
     await Promise.all([writer.ready(), reader.ready()]);
-    const readSession = (reader as unknown as { reader: Session }).reader;
-    let barriers = 0;
-    const barrier = readSession.barrier.bind(readSession);
-    readSession.barrier = (zk) => {
-      barriers++;
-      return barrier(zk);
-    };
+    const barriers = countBarriers(reader);
     for (let round = 1; round <= 10; round++) {
       const key = `since/${String(round).padStart(2, '0')}`;
       await writer.putRecord(key, { round }, 0);
       await writer.nextNumber('since-counter');
       const since = performance.now(); // a request arrives after those writes were acknowledged
-      const before = barriers;
+      const before = barriers.sent;
       const first = await reader.getRecord<{ round: number }>(key, { since });
       // Later rounds of the same request, in later turns: the barrier sent after `since` serves.
       const number = await reader.currentNumber('since-counter', { since });
@@ -166,18 +165,18 @@ describe('zookeeper backend', () => {
       assert.equal(first?.value.round, round);
       assert.equal(number, round);
       assert.equal(page.records[0]?.value.round, round);
-      assert.equal(barriers - before, 1, `round ${round}: three rounds of reads, one barrier`);
+      assert.equal(barriers.sent - before, 1, `round ${round}: three rounds of reads, one barrier`);
       // Without a moment, a read gets a barrier of its own.
       await reader.getRecord(key);
-      assert.equal(barriers - before, 2);
+      assert.equal(barriers.sent - before, 2);
     }
     // Reads passing a moment while a barrier sent after it is in flight wait for that one.
     const since = performance.now();
-    const before = barriers;
+    const before = barriers.sent;
     const one = reader.getRecord('since/01', { since });
     await new Promise((resolve) => setImmediate(resolve)); // the first read's barrier is sent
     await Promise.all([one, reader.getRecord('since/02', { since }), reader.currentNumber('since-counter', { since })]);
-    assert.equal(barriers - before, 1);
+    assert.equal(barriers.sent - before, 1);
   });
 
   it('counts the requests it sends, by session and kind', async () => {
