@@ -464,10 +464,11 @@ export class ZkClient {
    * so that is once the last one sent is.
    */
   answeredSoFar(): Promise<void> {
-    return this.lastSent;
+    return this.lastSent.then(noop, noop);
   }
 
-  private lastSent: Promise<void> = Promise.resolve();
+  /** The last request sent (its own caller handles its failure). */
+  private lastSent: Promise<unknown> = Promise.resolve();
 
   /** Runs one library call with a deadline; library exceptions become ZkErrors. */
   private call<T extends unknown[]>(kind: string, path: string | undefined, start: (cb: Cb<T>) => void): Promise<T> {
@@ -475,7 +476,7 @@ export class ZkClient {
     this.flushReads(); // reads asked for before this call go out before it
     this.cork();
     const answer = this.send(path, start);
-    this.lastSent = answer.then(noop, noop);
+    this.lastSent = answer;
     return answer;
   }
 
