@@ -16,7 +16,7 @@ import { json, parse } from './layout.js';
 import { recordBytes, type Records } from './records.js';
 import type { Session } from './session.js';
 import { ringBell, type Reservation, type Tickets } from './tickets.js';
-import { WatchedReads } from './watched-reads.js';
+import type { WatchedReads } from './watched-reads.js';
 import type { Op, ZkClient } from './zk-client.js';
 
 export type Numbered<T> = VersionedRecord<T> & { number: number; key: string };
@@ -27,8 +27,8 @@ export class Counters {
     private readonly tickets: Tickets,
     private readonly records: Records,
     /** Serves `current` (see `Session`: reads that need not queue behind this instance's writes), through `watched`. */
-    private readonly reader: Session = session,
-    private readonly watched = new WatchedReads(reader),
+    private readonly reader: Session,
+    private readonly watched: WatchedReads,
   ) {}
 
   private get layout() {

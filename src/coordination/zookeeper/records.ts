@@ -13,7 +13,7 @@ import { toDistciError, ZK, ZkError, type Meaning } from './errors.js';
 import { json, parse, parseTicketId } from './layout.js';
 import type { Session } from './session.js';
 import { orNull } from './tickets.js';
-import { WatchedReads } from './watched-reads.js';
+import type { WatchedReads } from './watched-reads.js';
 import type { Op, ZkClient } from './zk-client.js';
 
 export const MAX_RECORD_BYTES = 512 * 1024;
@@ -44,8 +44,8 @@ export class Records {
    */
   constructor(
     private readonly session: Session,
-    private readonly reader: Session = session,
-    private readonly watched = new WatchedReads(reader),
+    private readonly reader: Session,
+    private readonly watched: WatchedReads,
   ) {}
 
   private get layout() {

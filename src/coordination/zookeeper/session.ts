@@ -29,6 +29,11 @@ interface SentBarrier {
   barrier: Promise<unknown>;
 }
 
+/** `reads` started now, answered once they and `barrier` are (a failure of either fails it). */
+function behind<T>(barrier: Promise<unknown>, reads: (barrier: Promise<unknown>) => Promise<T>): Promise<T> {
+  return Promise.all([barrier, new Promise<T>((started) => started(reads(barrier)))]).then(([, value]) => value);
+}
+
 /** Fresh reads waiting for the barrier of their turn. */
 interface BarrierGroup {
   zk: ZkClient;
@@ -180,8 +185,9 @@ export class Session {
    */
   fresh<T>(zk: ZkClient, reads: (barrier: Promise<unknown>) => Promise<T>, since?: number): Promise<T> {
     if (since !== undefined) {
-      const sent = this.answered?.zk === zk && this.answered.sentAt >= since ? this.answered : this.inFlight?.zk === zk && this.inFlight.sentAt >= since ? this.inFlight : null;
-      if (sent) return Promise.all([sent.barrier, new Promise<T>((started) => started(reads(sent.barrier)))]).then(([, value]) => value);
+      const serves = (sent: SentBarrier | null): sent is SentBarrier => sent?.zk === zk && sent.sentAt >= since;
+      const sent = serves(this.answered) ? this.answered : serves(this.inFlight) ? this.inFlight : null;
+      if (sent) return behind(sent.barrier, reads);
     }
     let group = this.barrierGroup;
     if (!group || group.zk !== zk) {
@@ -190,9 +196,7 @@ export class Session {
       setImmediate(() => this.sendBarrier(next));
     }
     return new Promise<T>((resolve, reject) => {
-      group.waiting.push((barrier) => {
-        Promise.all([barrier, new Promise<T>((started) => started(reads(barrier)))]).then(([, value]) => resolve(value), reject);
-      });
+      group.waiting.push((barrier) => behind(barrier, reads).then(resolve, reject));
     });
   }
 

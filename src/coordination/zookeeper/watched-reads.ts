@@ -7,9 +7,8 @@
  * barrier sent after a read was asked for is answered, the event of every write before it
  * has arrived: a read still kept then is what a read sent then would have returned (and
  * it waits for the replies of the requests sent before it was asked for too, so that reads
- * keep the order in which they were asked, kept or not). A
- * page of 50 jobs with their newest builds was ~150 requests in two rounds; unchanged, it
- * is the two barriers alone.
+ * keep the order in which they were asked, kept or not). A page of 50 jobs with their
+ * newest builds was ~150 requests in two rounds; unchanged, it is its barrier alone.
  *
  * Kept: up to `maxBytes` (about: data bytes, ~48 per listed name), the least recently
  * used dropped first; everything is dropped on any connection event (a reconnect or a new
